@@ -1,0 +1,1 @@
+"""Pieces every service shares: configuration, logging, request ids, auth, HTTP."""
