@@ -1,0 +1,1 @@
+"""Keystone v3 routes, one module per resource family."""

@@ -1,0 +1,1 @@
+"""Identity's migration scripts, oldest first."""
