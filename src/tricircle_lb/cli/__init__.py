@@ -1,0 +1,1 @@
+"""Command-line entry points: ``tricircle-lb`` (see :mod:`tricircle_lb.cli.main`)."""

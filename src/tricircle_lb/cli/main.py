@@ -1,0 +1,230 @@
+"""``tricircle-lb``: start, stop, inspect the embedded deployment; serve one service.
+
+Thin on purpose: each command parses its options, calls
+:mod:`tricircle_lb.deploy.launcher` and renders the answer with Rich.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tricircle_lb.common import logs
+from tricircle_lb.deploy import launcher
+from tricircle_lb.deploy.launcher import Deployment, LauncherError
+from tricircle_lb.deploy.services import Kind
+from tricircle_lb.deploy.state import read_json
+from tricircle_lb.deploy.supervisor import SUPERVISOR
+from tricircle_lb.deploy.topology import CONFIG_ENV, STATE_DIR_ENV
+
+app = typer.Typer(
+    name="tricircle-lb",
+    help="Tricircle LB: distributed load balancing across OpenStack regions, embedded "
+         "on one machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", envvar=CONFIG_ENV, dir_okay=False,
+    help="Topology file (INI). Default: the one the state directory was started with, "
+         "else the packaged default.")]
+StateDirOpt = Annotated[Path | None, typer.Option(
+    "--state-dir", envvar=STATE_DIR_ENV, file_okay=False,
+    help="State directory (databases, logs, secrets). Default: state_dir of the topology, "
+         "/var/lib/tricircle-lb.")]
+
+
+class Project(StrEnum):
+    admin = "admin"
+    demo = "demo"
+
+
+def _open(config: Path | None, state_dir: Path | None) -> Deployment:
+    try:
+        return Deployment.open(config, state_dir)
+    except LauncherError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _progress(message: str) -> None:
+    err.print(f"[dim]•[/] {message}", highlight=False)
+
+
+def _endpoints(dep: Deployment) -> None:
+    table = Table(title="Endpoints", title_justify="left")
+    table.add_column("service")
+    table.add_column("region")
+    table.add_column("URL", style="cyan")
+    for service, region, url in dep.endpoints():
+        table.add_row(service, region, url)
+    out.print(table)
+    state = f" --state-dir {dep.paths.root}" if dep.paths.root != Path(
+        "/var/lib/tricircle-lb") else ""
+    out.print(f"Credentials: [bold]eval \"$(tricircle-lb openrc{state})\"[/]  "
+              f"(demo user: [bold]openrc --project demo[/])", highlight=False)
+    out.print("Then e.g.: openstack --os-region-name CentralRegion network list",
+              highlight=False)
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option(
+        "--detach", "-d", help="Run in the background; return once every service is "
+                               "healthy and bootstrapped.")] = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Start identity, central networking and every region (idempotent)."""
+    dep = _open(config, state_dir)
+    pid = dep.supervisor_pid()
+    if pid is not None:
+        out.print(f"[green]already running[/] (supervisor pid {pid}, state "
+                  f"{dep.paths.root}); nothing changed", highlight=False)
+        _endpoints(dep)
+        return
+    for kind in Kind:
+        if not launcher.service_available(kind):
+            err.print(f"[yellow]warning:[/] the {kind.value} service is not installed "
+                      "yet; starting without it", highlight=False)
+    try:
+        if detach:
+            launcher.up_detached(dep, _progress)
+            out.print(f"[green]ready[/] (state {dep.paths.root}; stop with "
+                      "`tricircle-lb down`)", highlight=False)
+            _endpoints(dep)
+            return
+        logs.setup(SUPERVISOR, dep.paths.log_file(SUPERVISOR))
+
+        def ready() -> None:
+            out.print("[green]ready[/]; Ctrl-C stops everything")
+            _endpoints(dep)
+
+        code = launcher.up_foreground(dep, _progress, ready)
+    except LauncherError as exc:
+        _fail(str(exc))
+    if code:
+        state = read_json(dep.paths.supervisor_state) or {}
+        _fail(f"{state.get('error', 'the deployment failed')}\nlogs: {dep.paths.log}")
+
+
+@app.command()
+def down(
+    purge: Annotated[bool, typer.Option(
+        "--purge", help="Also delete the state directory (databases, logs, secrets).")] = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Stop everything `up` started (safe to run twice)."""
+    dep = _open(config, state_dir)
+    try:
+        done = launcher.down(dep, purge)
+    except LauncherError as exc:
+        _fail(str(exc))
+    for line in done:
+        out.print(f"• {line}", highlight=False)
+    if not done:
+        out.print(f"nothing running in {dep.paths.root}", highlight=False)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Each service (up/down, URL, pid) and what each region holds."""
+    dep = _open(config, state_dir)
+    st = launcher.status(dep)
+    if as_json:
+        print(json.dumps({
+            "state_dir": str(st.state_dir),
+            "supervisor_pid": st.supervisor_pid,
+            "phase": st.phase,
+            "services": [{"name": s.service.name, "region": s.service.region,
+                          "url": s.service.url, "pid": s.pid,
+                          "status": "up" if s.healthy else "down"} for s in st.services],
+            "regions": [{"region": h.region, "networks": h.networks, "subnets": h.subnets,
+                         "ports": h.ports, "error": h.error} for h in st.holdings],
+        }, indent=2))
+        return
+    sup = (f"[green]running[/] (pid {st.supervisor_pid}, {st.phase})" if st.running
+           else "[red]not running[/]")
+    out.print(f"Deployment in {st.state_dir}: supervisor {sup}", highlight=False)
+    table = Table(title="Services", title_justify="left")
+    for col in ("service", "region", "status", "URL", "pid"):
+        table.add_column(col)
+    for s in st.services:
+        table.add_row(s.service.name, s.service.region or "-",
+                      "[green]up[/]" if s.healthy else "[red]down[/]",
+                      s.service.url, str(s.pid) if s.pid else "-")
+    out.print(table)
+    if st.holdings:
+        held = Table(title="Networking (as admin)", title_justify="left")
+        for col in ("region", "networks", "subnets", "ports", "note"):
+            held.add_column(col)
+        for h in st.holdings:
+            def n(v: int | None) -> str:
+                return "-" if v is None else str(v)
+            held.add_row(h.region, n(h.networks), n(h.subnets), n(h.ports), h.error)
+        out.print(held)
+
+
+@app.command()
+def openrc(
+    project: Annotated[Project, typer.Option(help="Whose credentials.")] = Project.admin,
+    region: Annotated[str | None, typer.Option(
+        help="OS_REGION_NAME (default: the first region, RegionOne).")] = None,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Print `export OS_...` lines: eval "$(tricircle-lb openrc)"."""
+    dep = _open(config, state_dir)
+    try:
+        print(launcher.openrc(dep, project.value, region), end="")
+    except LauncherError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def serve(
+    kind: Annotated[Kind, typer.Argument(help="Which service.")],
+    config_file: Annotated[Path, typer.Option(
+        "--config-file", exists=True, dir_okay=False, help="The service's INI file.")],
+) -> None:
+    """Run one service in the foreground (what the supervisor starts)."""
+    from tricircle_lb.deploy.serve import serve as run
+
+    run(kind, config_file)
+
+
+@app.command(hidden=True)
+def supervise(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
+    """The detached supervisor (started by `up --detach`)."""
+    dep = _open(config, state_dir)
+    logs.setup(SUPERVISOR, dep.paths.log_file(SUPERVISOR))
+    logging.getLogger(__name__).info("supervisor starting in %s", dep.paths.root)
+    try:
+        code = launcher.supervise(dep)
+    except LauncherError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
