@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -33,6 +34,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class ApiMetrics:
@@ -91,9 +93,13 @@ class RequestMiddleware:
             request_id.current.reset(token)
 
 
-def create_app(service: str, title: str, validator: TokenValidator | None) -> FastAPI:
-    """A FastAPI app with the common middleware and the health and metrics routes."""
-    app = FastAPI(title=title, docs_url=None, redoc_url=None)
+def create_app(service: str, title: str, validator: TokenValidator | None,
+               lifespan: Lifespan | None = None) -> FastAPI:
+    """A FastAPI app with the common middleware and the health and metrics routes.
+
+    ``lifespan`` starts and stops what runs beside the API (job workers …).
+    """
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, lifespan=lifespan)
     metrics = ApiMetrics(service)
     app.state.metrics = metrics
     app.state.validator = validator

@@ -1,0 +1,145 @@
+"""Tricircle's semantics: on-demand mirrors, routing, local networks, durable sync jobs."""
+
+from __future__ import annotations
+
+from networking_testing import Cloud, error, ok
+
+
+def make_net(cloud: Cloud, name: str = "net1", token: str = "admin-token", **extra: object):
+    central = cloud.client("CentralRegion", token)
+    net = ok(central.post("/v2.0/networks", json={"network": {"name": name, **extra}}), 201)
+    return net["network"]
+
+
+def test_region_mirrors_central_network_with_same_id_and_segment(cloud: Cloud) -> None:
+    net = make_net(cloud)
+    assert net["provider:network_type"] == "vxlan"
+    assert net["provider:segmentation_id"] == 1001
+    subnet = ok(cloud.client("CentralRegion").post("/v2.0/subnets", json={"subnet": {
+        "network_id": net["id"], "cidr": "10.0.10.0/24", "ip_version": 4,
+        "gateway_ip": None}}), 201)["subnet"]
+    assert subnet["gateway_ip"] is None
+    assert subnet["allocation_pools"] == [{"start": "10.0.10.1", "end": "10.0.10.254"}]
+
+    for region in ("RegionOne", "RegionTwo"):
+        mirror = ok(cloud.client(region).get(f"/v2.0/networks/{net['id']}"))["network"]
+        assert mirror["id"] == net["id"]
+        assert mirror["provider:segmentation_id"] == 1001
+        assert mirror["subnets"] == []  # subnets are mirrored when used
+        # A name look-up (how the CLI resolves names) finds it too.
+        found = ok(cloud.client(region).get("/v2.0/networks", params={"name": "net1"}))
+        assert [n["id"] for n in found["networks"]] == [net["id"]]
+
+    routings = ok(cloud.client("CentralRegion").get(
+        "/v1.0/routings", params={"top_id": net["id"]}))["routings"]
+    pods = {p["pod_id"]: p["region_name"] for p in
+            ok(cloud.client("CentralRegion").get("/v1.0/pods"))["pods"]}
+    assert sorted(pods[r["pod_id"]] for r in routings) == ["RegionOne", "RegionTwo"]
+    central_view = ok(cloud.client("CentralRegion").get(f"/v2.0/networks/{net['id']}"))
+    assert central_view["network"]["availability_zones"] == ["az1", "az2"]
+
+
+def test_port_created_in_region_is_allocated_at_central(cloud: Cloud) -> None:
+    net = make_net(cloud)
+    ok(cloud.client("CentralRegion").post("/v2.0/subnets", json={"subnet": {
+        "network_id": net["id"], "cidr": "10.0.10.0/24", "ip_version": 4}}), 201)
+    r1 = cloud.client("RegionOne")
+    port = ok(r1.post("/v2.0/ports", json={"port": {
+        "network_id": net["id"], "name": "p1", "binding:host_id": "host-a"}}), 201)["port"]
+    assert port["fixed_ips"][0]["ip_address"] == "10.0.10.2"  # .1 is the gateway
+    assert port["mac_address"].startswith("fa:16:3e:")
+    at_central = ok(cloud.client("CentralRegion").get(f"/v2.0/ports/{port['id']}"))["port"]
+    assert at_central["fixed_ips"] == port["fixed_ips"]
+    assert at_central["binding:host_id"] == "host-a"
+    # The subnet and the default security group came along with the port.
+    assert ok(r1.get(f"/v2.0/subnets/{port['fixed_ips'][0]['subnet_id']}"))
+    assert ok(r1.get(f"/v2.0/security-groups/{port['security_groups'][0]}"))
+
+    # Rebinding in the region is recorded at central.
+    moved = ok(r1.put(f"/v2.0/ports/{port['id']}",
+                      json={"port": {"binding:host_id": "host-b"}}))["port"]
+    assert moved["binding:host_id"] == "host-b"
+    assert ok(cloud.client("CentralRegion").get(
+        f"/v2.0/ports/{port['id']}"))["port"]["binding:host_id"] == "host-b"
+
+
+def test_local_network_of_another_region_is_refused(cloud: Cloud) -> None:
+    net = make_net(cloud, "local-net", **{"provider:network_type": "local",
+                                           "availability_zone_hints": ["RegionTwo"]})
+    ok(cloud.client("CentralRegion").post("/v2.0/subnets", json={"subnet": {
+        "network_id": net["id"], "cidr": "10.0.30.0/24", "ip_version": 4}}), 201)
+    err = error(cloud.client("RegionOne").get(f"/v2.0/networks/{net['id']}"), 400)
+    assert "network not located in current region" in err["message"]
+    err = error(cloud.client("RegionOne").post("/v2.0/ports", json={"port": {
+        "network_id": net["id"]}}), 400)
+    assert "network not located in current region" in err["message"]
+    # Nothing was created at central by the refused port.
+    ports = ok(cloud.client("CentralRegion").get("/v2.0/ports",
+                                                 params={"network_id": net["id"]}))
+    assert ports["ports"] == []
+    # Its own region uses it.
+    assert ok(cloud.client("RegionTwo").get(f"/v2.0/networks/{net['id']}"))
+
+
+def test_local_network_without_hint_belongs_to_first_region_using_it(cloud: Cloud) -> None:
+    net = make_net(cloud, "loose", **{"provider:network_type": "local"})
+    assert ok(cloud.client("RegionTwo").get(f"/v2.0/networks/{net['id']}"))
+    err = error(cloud.client("RegionOne").get(f"/v2.0/networks/{net['id']}"), 400)
+    assert "network not located in current region" in err["message"]
+
+
+def test_update_and_delete_reach_mirrors_through_jobs(cloud: Cloud) -> None:
+    net = make_net(cloud)
+    r1 = cloud.client("RegionOne")
+    ok(r1.get(f"/v2.0/networks/{net['id']}"))
+    central = cloud.client("CentralRegion")
+    ok(central.put(f"/v2.0/networks/{net['id']}", json={"network": {"name": "renamed"}}))
+    jobs = ok(central.get("/v1.0/jobs"))["jobs"]
+    assert [j["status"] for j in jobs] == ["NEW"]
+    assert cloud.run_jobs() == 1
+    assert ok(r1.get(f"/v2.0/networks/{net['id']}"))["network"]["name"] == "renamed"
+
+    ok(central.delete(f"/v2.0/networks/{net['id']}"), 204)
+    cloud.run_jobs()
+    error(r1.get(f"/v2.0/networks/{net['id']}"), 404)
+    assert ok(central.get("/v1.0/routings", params={"top_id": net["id"]}))["routings"] == []
+
+
+def test_sync_job_survives_an_unreachable_region(cloud: Cloud) -> None:
+    net = make_net(cloud)
+    r2 = cloud.client("RegionTwo")
+    ok(r2.get(f"/v2.0/networks/{net['id']}"))
+    central = cloud.client("CentralRegion")
+    cloud.router.down.add("r2.test")
+    ok(central.delete(f"/v2.0/networks/{net['id']}"), 204)
+    cloud.run_jobs()
+    job = ok(central.get("/v1.0/jobs"))["jobs"][0]
+    assert job["status"] == "NEW" and job["attempts"] == 1
+    assert "unreachable" in job["last_error"]
+    cloud.router.down.clear()
+    import time
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and cloud.run_jobs() == 0:
+        time.sleep(0.05)
+    assert ok(central.get("/v1.0/jobs"))["jobs"][0]["status"] == "SUCCESS"
+    error(r2.get(f"/v2.0/networks/{net['id']}"), 404)
+
+
+def test_network_created_through_a_region_is_bound_to_it(cloud: Cloud) -> None:
+    r1 = cloud.client("RegionOne")
+    net = ok(r1.post("/v2.0/networks", json={"network": {"name": "r1net"}}), 201)["network"]
+    assert net["availability_zone_hints"] == ["RegionOne"]
+    at_central = ok(cloud.client("CentralRegion").get(f"/v2.0/networks/{net['id']}"))
+    assert at_central["network"]["availability_zone_hints"] == ["RegionOne"]
+    ok(r1.delete(f"/v2.0/networks/{net['id']}"), 204)
+    error(cloud.client("CentralRegion").get(f"/v2.0/networks/{net['id']}"), 404)
+    error(r1.get(f"/v2.0/networks/{net['id']}"), 404)
+
+
+def test_demo_project_cannot_see_or_use_admin_networks(cloud: Cloud) -> None:
+    net = make_net(cloud)
+    for region in ("CentralRegion", "RegionOne"):
+        demo = cloud.client(region, "demo-token")
+        error(demo.get(f"/v2.0/networks/{net['id']}"), 404)
+        assert ok(demo.get("/v2.0/networks", params={"name": "net1"}))["networks"] == []
+        error(demo.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}), 404)
