@@ -2,9 +2,11 @@
 
 Domain ``default``; roles ``admin`` → ``member`` → ``reader`` (each implies the
 next); projects ``admin``, ``service`` and ``demo``; the admin user with
-``admin`` on the admin project. Running it again changes nothing, except the
-admin password when the configuration file's has changed (and then the admin's
-old tokens are revoked).
+``admin`` on the admin project; when ``bootstrap_public_url`` (and friends) are
+set, the ``identity`` service with its endpoints in ``bootstrap_region_id``, so
+the ``openstack`` CLI finds identity in the catalog. Running it again changes
+nothing, except the admin password when the configuration file's has changed
+(and then the admin's old tokens are revoked) and endpoint URLs that changed.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from tricircle_lb.identity.config import IdentityConfig
 from tricircle_lb.identity.models import (
     Assignment,
     Domain,
+    Endpoint,
     ImpliedRole,
     Project,
+    Region,
     Role,
+    Service,
     Token,
     User,
 )
@@ -58,6 +63,34 @@ def _project(session: Session, name: str) -> Project:
     return project
 
 
+def _identity_endpoints(session: Session, config: IdentityConfig) -> None:
+    urls = config.bootstrap_urls()
+    if not urls:
+        return
+    region_id = config.bootstrap_region_id or None
+    if region_id and session.get(Region, region_id) is None:
+        session.add(Region(id=region_id, description="", extra={}))
+        session.flush()
+    service = session.scalars(select(Service).where(Service.type == "identity")).first()
+    if service is None:
+        service = Service(id=store.new_id(), type="identity", name="keystone",
+                          description="Identity Service", enabled=True, extra={})
+        session.add(service)
+        session.flush()
+    for interface, url in urls.items():
+        endpoint = session.scalars(select(Endpoint).where(
+            Endpoint.service_id == service.id, Endpoint.interface == interface,
+            Endpoint.region_id == region_id if region_id else Endpoint.region_id.is_(None),
+        )).first()
+        if endpoint is None:
+            session.add(Endpoint(id=store.new_id(), interface=interface, service_id=service.id,
+                                 region_id=region_id, url=url, enabled=True, extra={}))
+            LOG.info("bootstrap: created %s identity endpoint %s", interface, url)
+        elif endpoint.url != url:
+            endpoint.url = url
+            LOG.info("bootstrap: updated %s identity endpoint to %s", interface, url)
+
+
 def bootstrap(db: Database, config: IdentityConfig) -> None:
     with db.write() as session:
         if session.get(Domain, DEFAULT_DOMAIN_ID) is None:
@@ -86,6 +119,7 @@ def bootstrap(db: Database, config: IdentityConfig) -> None:
             user.password_hash = hash_password(config.bootstrap_admin_password)
             session.execute(update(Token).where(Token.user_id == user.id).values(revoked=True))
             LOG.info("bootstrap: updated the password of %s", user.name)
+        _identity_endpoints(session, config)
         key = (user.id, store.PROJECT, admin_project.id, roles[0].id)
         if session.get(Assignment, key) is None:
             session.add(Assignment(user_id=user.id, target_type=store.PROJECT,

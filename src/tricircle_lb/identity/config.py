@@ -1,4 +1,4 @@
-"""``[identity]``: token lifetime and the bootstrap administrator.
+"""``[identity]``: token lifetime, the bootstrap administrator and identity's own endpoints.
 
 docs/config/identity.md documents every option.
 """
@@ -19,6 +19,16 @@ class IdentityConfig:
     token_expiration: int = 3600
     bootstrap_admin_user: str = "admin"
     bootstrap_project: str = "admin"
+    bootstrap_region_id: str = ""
+    bootstrap_public_url: str = ""
+    bootstrap_internal_url: str = ""
+    bootstrap_admin_url: str = ""
+
+    def bootstrap_urls(self) -> dict[str, str]:
+        """Identity's own endpoints to register, by interface (only those configured)."""
+        urls = {"public": self.bootstrap_public_url, "internal": self.bootstrap_internal_url,
+                "admin": self.bootstrap_admin_url}
+        return {interface: url for interface, url in urls.items() if url}
 
     @classmethod
     def from_parser(cls, parser: configparser.ConfigParser) -> IdentityConfig:
@@ -37,4 +47,7 @@ class IdentityConfig:
                                             fallback=cls.bootstrap_admin_user),
             bootstrap_project=parser.get(SECTION, "bootstrap_project",
                                          fallback=cls.bootstrap_project),
+            **{option: parser.get(SECTION, option, fallback="") for option in (
+                "bootstrap_region_id", "bootstrap_public_url", "bootstrap_internal_url",
+                "bootstrap_admin_url")},
         )
