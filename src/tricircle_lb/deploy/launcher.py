@@ -56,6 +56,7 @@ class LauncherError(Exception):
 @dataclass(frozen=True)
 class Deployment:
     topology: Topology
+    source: Path | None = None  # the topology file given explicitly, if any
 
     @property
     def paths(self) -> StatePaths:
@@ -75,7 +76,7 @@ class Deployment:
                 topology = load(kept, topology.state_dir)
         except TopologyError as exc:
             raise LauncherError(str(exc)) from exc
-        return cls(topology)
+        return cls(topology, source)
 
     def supervisor_pid(self) -> int | None:
         return processes.read_pid(self.paths.pid_file(SUPERVISOR))
@@ -116,7 +117,7 @@ def prepare(dep: Deployment) -> Secrets:
                             "; another deployment may be running (see --state-dir), or "
                             "change the ports in the topology file (--config)")
     paths.create()
-    text = _topology_text(dep, config_source(None))
+    text = _topology_text(dep, dep.source)
     if not paths.topology.exists() or paths.topology.read_text() != text:
         paths.topology.write_text(text)
     secrets = Secrets.load_or_create(paths)
