@@ -71,3 +71,12 @@ def test_version_discovery(client: TestClient) -> None:
     version = resp.json()["version"]
     assert version["links"] == [{"rel": "self", "href": "http://testserver/v3/"}]
     assert version["media-types"][0]["type"] == "application/vnd.openstack.identity-v3+json"
+
+
+def test_immutable_attributes(api: Api) -> None:
+    project = api.create("project", name="imm", id="chosen", links="x")
+    assert project["id"] != "chosen" and isinstance(project["links"], dict)
+    path = f"/v3/projects/{project['id']}"
+    assert api.patch(path, {"project": {"domain_id": "other"}}).status_code == 400
+    assert api.patch(path, {"project": {"domain_id": "default"}}).status_code == 200
+    assert api.patch(path, {"project": {"id": "other"}}).status_code == 400

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import openstack
 import pytest
 import uvicorn
 from identity_testing import ADMIN_PASSWORD, write_config
@@ -20,6 +21,10 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from keystoneauth1.identity.generic import password as generic_password
 
+from tricircle_lb.common.auth import RemoteTokenValidator
+from tricircle_lb.common.config import AuthConfig
+from tricircle_lb.common.errors import Unauthorized
+from tricircle_lb.common.http import ServiceSession
 from tricircle_lb.identity.app import create_app
 
 OPENSTACK = Path(sys.executable).parent / "openstack"
@@ -86,6 +91,35 @@ def test_keystoneauth_session(server: str) -> None:
                        project_name="admin", user_domain_id="default",
                        project_domain_id="default")
     assert ks_session.Session(auth=generic).get_token()
+
+
+def test_remote_validator_and_openstacksdk(server: str) -> None:
+    """How every other service checks tokens (common.auth), and openstacksdk."""
+    _register_endpoint(server)
+    service = ServiceSession(AuthConfig(auth_url=f"{server}/v3", username="admin",
+                                        password=ADMIN_PASSWORD, project_name="admin"))
+    service_session = ServiceSession(AuthConfig(auth_url=f"{server}/v3", username="admin",
+                                                password=ADMIN_PASSWORD,
+                                                project_name="admin"))
+    assert service_session.endpoint("load-balancer", "RegionOne") == "http://lb.example:9876"
+    validator = RemoteTokenValidator(service, cache_time=0)
+    user_token = service_session.token()
+    ctx = validator.validate(user_token)
+    assert ctx.user_name == "admin" and ctx.project_name == "admin" and ctx.is_admin
+    with pytest.raises(Unauthorized):
+        validator.validate("not-a-token")
+    conn = openstack.connect(auth_url=f"{server}/v3", username="admin",
+                             password=ADMIN_PASSWORD, project_name="admin",
+                             user_domain_name="Default", project_domain_name="Default",
+                             region_name="RegionOne", load_yaml_config=False,
+                             load_envvars=False)
+    try:
+        assert {p.name for p in conn.identity.projects()} == {"admin", "service", "demo"}
+        assert conn.identity.find_region("RegionOne") is not None
+    finally:
+        conn.close()
+    service.client.close()
+    service_session.client.close()
 
 
 def _openstack(server: str, *args: str, output: bool = True) -> str:

@@ -163,12 +163,12 @@ def issue_token(body: AuthRequest, nocatalog: str | None = None,
 
 def _subject(st: IdentityState, ctx: Context, subject: str | None, action: str,
              allow_expired: bool = False) -> TokenData:
-    if not subject:
-        raise Unauthorized("X-Subject-Token is missing.")
     try:
+        if not subject:
+            raise TokenInvalid
         data = st.tokens.validate(subject, allow_expired=allow_expired)
     except TokenInvalid:
-        raise subject_not_found(subject) from None
+        raise subject_not_found(subject or "") from None
     policy.enforce(ctx, action, owner=data.user_id == ctx.user_id)
     return data
 

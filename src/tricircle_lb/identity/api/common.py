@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from tricircle_lb.db.engine import Database
 from tricircle_lb.identity.config import IdentityConfig
+from tricircle_lb.identity.errors import invalid
 from tricircle_lb.identity.tokens import TokenService
 
 
@@ -41,6 +43,25 @@ def list_links(request: Request) -> dict[str, Any]:
 def with_extra(extra: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
     """A resource's fields over its free-form extra attributes."""
     return {**(extra or {}), **fields}
+
+
+#: Attributes the server owns: never stored as free-form extras.
+RESERVED = frozenset({"id", "links", "domain_id", "is_domain", "parent_id", "options",
+                      "password_expires_at", "region", "password_hash"})
+
+
+def extra_of(spec: BaseModel, current: dict[str, Any] | None = None,
+             fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The free-form attributes of a request merged over ``current``.
+
+    ``fixed`` are immutable attributes (``id``, ``domain_id``): changing them is a 400,
+    repeating their value is harmless, as in Keystone.
+    """
+    extra = dict(spec.model_extra or {})
+    for key, value in (fixed or {}).items():
+        if key in extra and extra[key] != value:
+            raise invalid(f"Cannot change {key}: it is immutable.")
+    return {**(current or {}), **{k: v for k, v in extra.items() if k not in RESERVED}}
 
 
 def flag(value: str | None) -> bool | None:

@@ -14,6 +14,7 @@ from tricircle_lb.common.errors import Forbidden
 from tricircle_lb.identity import policy, store
 from tricircle_lb.identity.api.common import (
     IdentityState,
+    extra_of,
     flag,
     list_links,
     self_link,
@@ -69,7 +70,7 @@ def create_domain(request: Request, body: DomainCreateRequest, ctx: Context = De
         if session.scalars(select(Domain).where(Domain.name == spec.name)).first():
             raise duplicate("domain", f"Duplicate entry found with name {spec.name}")
         domain = Domain(id=store.new_id(), name=spec.name, description=spec.description or "",
-                        enabled=spec.enabled, extra=spec.model_extra or {})
+                        enabled=spec.enabled, extra=extra_of(spec))
         session.add(domain)
         session.flush()
         return {"domain": domain_view(request, domain)}
@@ -114,8 +115,7 @@ def update_domain(request: Request, domain_id: str, body: DomainUpdateRequest,
             domain.description = spec.description
         if spec.enabled is not None:
             domain.enabled = spec.enabled
-        if spec.model_extra:
-            domain.extra = {**domain.extra, **spec.model_extra}
+        domain.extra = extra_of(spec, domain.extra, {"id": domain.id})
         session.flush()
         return {"domain": domain_view(request, domain)}
 

@@ -15,6 +15,7 @@ from tricircle_lb.common.errors import Forbidden
 from tricircle_lb.identity import policy, store
 from tricircle_lb.identity.api.common import (
     IdentityState,
+    extra_of,
     flag,
     list_links,
     self_link,
@@ -101,7 +102,7 @@ def create_project(request: Request, body: ProjectCreateRequest,
         _check_unique(session, domain_id, spec.name)
         project = Project(id=store.new_id(), name=spec.name, domain_id=domain_id,
                           parent_id=parent_id, description=spec.description or "",
-                          enabled=spec.enabled, tags=spec.tags, extra=spec.model_extra or {})
+                          enabled=spec.enabled, tags=spec.tags, extra=extra_of(spec))
         session.add(project)
         session.flush()
         return {"project": project_view(request, project)}
@@ -153,8 +154,8 @@ def update_project(request: Request, project_id: str, body: ProjectUpdateRequest
             project.enabled = spec.enabled
         if spec.tags is not None:
             project.tags = list(spec.tags)
-        if spec.model_extra:
-            project.extra = {**project.extra, **spec.model_extra}
+        project.extra = extra_of(spec, project.extra,
+                                 {"id": project.id, "domain_id": project.domain_id})
         session.flush()
         return {"project": project_view(request, project)}
 

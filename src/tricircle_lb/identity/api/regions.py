@@ -15,6 +15,7 @@ from tricircle_lb.common.errors import Forbidden
 from tricircle_lb.identity import policy, store
 from tricircle_lb.identity.api.common import (
     IdentityState,
+    extra_of,
     list_links,
     self_link,
     state,
@@ -77,7 +78,7 @@ def _create(request: Request, session: Session, region_id: str, spec: RegionCrea
         raise duplicate("region", f"Duplicate ID, {region_id}")
     _check_parent(session, region_id, spec.parent_region_id)
     region = Region(id=region_id, description=spec.description or "",
-                    parent_region_id=spec.parent_region_id, extra=spec.model_extra or {})
+                    parent_region_id=spec.parent_region_id, extra=extra_of(spec))
     session.add(region)
     session.flush()
     return region
@@ -137,8 +138,7 @@ def update_region(request: Request, region_id: str, body: RegionUpdateRequest,
             region.parent_region_id = spec.parent_region_id
         if spec.description is not None:
             region.description = spec.description
-        if spec.model_extra:
-            region.extra = {**region.extra, **spec.model_extra}
+        region.extra = extra_of(spec, region.extra, {"id": region.id})
         session.flush()
         return {"region": region_view(request, region)}
 

@@ -13,6 +13,7 @@ from tricircle_lb.common.context import Context
 from tricircle_lb.identity import policy, store
 from tricircle_lb.identity.api.common import (
     IdentityState,
+    extra_of,
     list_links,
     self_link,
     state,
@@ -70,7 +71,7 @@ def create_role(request: Request, body: RoleCreateRequest, ctx: Context = Depend
         if session.scalars(select(Role).where(Role.name == spec.name)).first():
             raise _duplicate_name(spec.name)
         role = Role(id=store.new_id(), name=spec.name, description=spec.description or "",
-                    extra=spec.model_extra or {})
+                    extra=extra_of(spec))
         session.add(role)
         session.flush()
         return {"role": role_view(request, role)}
@@ -111,8 +112,7 @@ def update_role(request: Request, role_id: str, body: RoleUpdateRequest,
             role.name = spec.name
         if spec.description is not None:
             role.description = spec.description
-        if spec.model_extra:
-            role.extra = {**role.extra, **spec.model_extra}
+        role.extra = extra_of(spec, role.extra, {"id": role.id})
         session.flush()
         return {"role": role_view(request, role)}
 

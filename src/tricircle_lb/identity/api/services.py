@@ -14,6 +14,7 @@ from tricircle_lb.common.context import Context
 from tricircle_lb.identity import policy, store
 from tricircle_lb.identity.api.common import (
     IdentityState,
+    extra_of,
     flag,
     list_links,
     self_link,
@@ -109,7 +110,7 @@ def create_service(request: Request, body: ServiceCreateRequest, ctx: Context = 
     with st.db.write() as session:
         service = Service(id=store.new_id(), type=spec.type, name=spec.name or "",
                           description=spec.description or "", enabled=spec.enabled,
-                          extra=spec.model_extra or {})
+                          extra=extra_of(spec))
         session.add(service)
         session.flush()
         return {"service": service_view(request, service)}
@@ -151,8 +152,7 @@ def update_service(request: Request, service_id: str, body: ServiceUpdateRequest
             value = getattr(spec, name)
             if value is not None:
                 setattr(service, name, value)
-        if spec.model_extra:
-            service.extra = {**service.extra, **spec.model_extra}
+        service.extra = extra_of(spec, service.extra, {"id": service.id})
         session.flush()
         return {"service": service_view(request, service)}
 
@@ -192,7 +192,7 @@ def create_endpoint(request: Request, body: EndpointCreateRequest,
         _check_refs(session, spec.service_id, region_id)
         endpoint = Endpoint(id=store.new_id(), interface=spec.interface,
                             service_id=spec.service_id, region_id=region_id, url=spec.url,
-                            enabled=spec.enabled, extra=spec.model_extra or {})
+                            enabled=spec.enabled, extra=extra_of(spec))
         session.add(endpoint)
         session.flush()
         return {"endpoint": endpoint_view(request, endpoint)}
@@ -243,8 +243,7 @@ def update_endpoint(request: Request, endpoint_id: str, body: EndpointUpdateRequ
                 setattr(endpoint, name, value)
         if "region_id" in spec.model_fields_set:
             endpoint.region_id = spec.region_id
-        if spec.model_extra:
-            endpoint.extra = {**endpoint.extra, **spec.model_extra}
+        endpoint.extra = extra_of(spec, endpoint.extra, {"id": endpoint.id})
         session.flush()
         return {"endpoint": endpoint_view(request, endpoint)}
 

@@ -15,6 +15,7 @@ from tricircle_lb.common.errors import Unauthorized
 from tricircle_lb.identity import policy, store
 from tricircle_lb.identity.api.common import (
     IdentityState,
+    extra_of,
     flag,
     list_links,
     self_link,
@@ -108,7 +109,7 @@ def create_user(request: Request, body: UserCreateRequest, ctx: Context = Depend
                     enabled=spec.enabled, default_project_id=spec.default_project_id,
                     description=spec.description or "",
                     password_hash=hash_password(spec.password) if spec.password else None,
-                    extra=spec.model_extra or {})
+                    extra=extra_of(spec))
         session.add(user)
         session.flush()
         return {"user": user_view(request, user)}
@@ -163,8 +164,7 @@ def update_user(request: Request, user_id: str, body: UserUpdateRequest,
         if spec.password is not None:
             user.password_hash = hash_password(spec.password)
             revoke = True
-        if spec.model_extra:
-            user.extra = {**user.extra, **spec.model_extra}
+        user.extra = extra_of(spec, user.extra, {"id": user.id, "domain_id": user.domain_id})
         session.flush()
         view = user_view(request, user)
     if revoke:
