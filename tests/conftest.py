@@ -1,202 +1,17 @@
 """Suite-wide fixtures: ``cloud``, a real embedded deployment for end-to-end tests.
 
-The deployment gets its own free 127.0.0.1 ports and a state directory under
-pytest's temporary directory, so it never clashes with a demo running on the
-default ports. It is started once per session with the real CLI
-(``tricircle-lb up --detach``) and always removed (``down --purge``): at the
-end of the session, and by an ``atexit``/SIGTERM guard if the run is cut
-short.
+The helpers live in ``tests/tests_support.py`` (importable from every test,
+as ``from tests_support import Cloud``).
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 import pytest
 
-BIN = Path(sys.executable).parent
-TRICIRCLE_LB = str(BIN / "tricircle-lb")
-OPENSTACK = str(BIN / "openstack")
-UP_TIMEOUT = 300
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free on 127.0.0.1 right now."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def write_topology(path: Path, state_dir: Path, regions: int = 2) -> dict[str, int]:
-    """A test topology like the default one, on free ports; the ports by service."""
-    ports = free_ports(2 + regions)
-    names = [f"Region{n}" for n in ("One", "Two", "Three", "Four")[:regions]]
-    text = [
-        "[DEFAULT]", f"state_dir = {state_dir}", "bind_host = 127.0.0.1", "",
-        "[identity]", f"port = {ports[0]}", "token_expiration = 3600", "",
-        "[central]", "region_name = CentralRegion", f"port = {ports[1]}", "",
-    ]
-    for i, name in enumerate(names):
-        text += [f"[region:{name}]", f"availability_zone = az{i + 1}",
-                 f"network_port = {ports[2 + i]}",
-                 f"mgmt_subnet_cidr = 192.168.{10 * (i + 1)}.0/24",
-                 f"controller_host = {name}-controller", ""]
-    path.write_text("\n".join(text))
-    result = {"identity": ports[0], "central": ports[1]}
-    result.update({f"region-{n}": ports[2 + i] for i, n in enumerate(names)})
-    return result
-
-
-def clean_env() -> dict[str, str]:
-    """This process's environment without anyone's OpenStack or tricircle-lb settings."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("OS_", "TRICIRCLE_LB_"))}
-
-
-@dataclass
-class Cloud:
-    """A running deployment and helpers to drive it with the real clients."""
-
-    state_dir: Path
-    config: Path
-    ports: dict[str, int]
-    admin_password: str = ""
-    demo_password: str = ""
-    regions: list[str] = field(default_factory=lambda: ["RegionOne", "RegionTwo"])
-
-    @property
-    def identity_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['identity']}/v3"
-
-    @property
-    def central_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['central']}"
-
-    @property
-    def region_urls(self) -> dict[str, str]:
-        return {r: f"http://127.0.0.1:{self.ports[f'region-{r}']}" for r in self.regions}
-
-    @property
-    def endpoints(self) -> dict[str, str]:
-        return {"identity": self.identity_url, "CentralRegion": self.central_url,
-                **self.region_urls}
-
-    def cli(self, *args: str, check: bool = True,
-            timeout: float = UP_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        """Run ``tricircle-lb ARGS --config … --state-dir …``."""
-        cmd = [TRICIRCLE_LB, *args, "--config", str(self.config),
-               "--state-dir", str(self.state_dir)]
-        result = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(),
-                                timeout=timeout, stdin=subprocess.DEVNULL,
-                                check=False)
-        if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
-        return result
-
-    def env(self, project: str = "admin", region: str = "RegionOne") -> dict[str, str]:
-        """Environment for the real ``openstack`` CLI, as ``eval $(openrc)`` makes it."""
-        env = clean_env()
-        env.update({
-            "OS_AUTH_URL": self.identity_url,
-            "OS_USERNAME": project,
-            "OS_PASSWORD": self.admin_password if project == "admin" else self.demo_password,
-            "OS_PROJECT_NAME": project,
-            "OS_USER_DOMAIN_NAME": "Default",
-            "OS_PROJECT_DOMAIN_NAME": "Default",
-            "OS_IDENTITY_API_VERSION": "3",
-            "OS_REGION_NAME": region,
-        })
-        return env
-
-    def openstack_raw(self, *args: str, project: str = "admin", region: str = "RegionOne",
-                      ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([OPENSTACK, *args], capture_output=True, text=True,
-                              env=self.env(project, region), timeout=120,
-                              stdin=subprocess.DEVNULL, check=False)
-
-    def openstack(self, *args: str, project: str = "admin", region: str = "RegionOne") -> Any:
-        """Run ``openstack ARGS -f json``; the parsed output (raises on failure)."""
-        result = self.openstack_raw(*args, "-f", "json", project=project, region=region)
-        if result.returncode != 0:
-            raise AssertionError(f"openstack {' '.join(args)} failed "
-                                 f"({result.returncode}):\n{result.stderr}")
-        return json.loads(result.stdout) if result.stdout.strip() else None
-
-
-def start_cloud(root: Path, regions: int = 2) -> Cloud:
-    state_dir = root / "state"
-    config = root / "topology.ini"
-    ports = write_topology(config, state_dir, regions)
-    cloud = Cloud(state_dir, config, ports,
-                  regions=[n for n in ports if n.startswith("region-")])
-    cloud.regions = [n.removeprefix("region-") for n in cloud.regions]
-    _GUARD.add(cloud)
-    cloud.cli("up", "--detach")
-    secrets = (state_dir / "secrets.ini").read_text()
-    for line in secrets.splitlines():
-        key, _, value = line.partition(" = ")
-        if key == "admin_password":
-            cloud.admin_password = value
-        elif key == "demo_password":
-            cloud.demo_password = value
-    return cloud
-
-
-def stop_cloud(cloud: Cloud) -> None:
-    with contextlib.suppress(Exception):
-        cloud.cli("down", "--purge", check=False, timeout=120)
-    _GUARD.discard(cloud)
-
-
-class _Guard:
-    """Stops deployments left running when the test run is killed or exits early."""
-
-    def __init__(self) -> None:
-        self.clouds: list[Cloud] = []
-        self.installed = False
-
-    def add(self, cloud: Cloud) -> None:
-        self.clouds.append(cloud)
-        if not self.installed:
-            self.installed = True
-            atexit.register(self.stop_all)
-            with contextlib.suppress(ValueError):  # not the main thread
-                signal.signal(signal.SIGTERM, self._on_sigterm)
-
-    def discard(self, cloud: Cloud) -> None:
-        if cloud in self.clouds:
-            self.clouds.remove(cloud)
-
-    def stop_all(self) -> None:
-        for cloud in list(self.clouds):
-            stop_cloud(cloud)
-
-    def _on_sigterm(self, signum: int, _frame: FrameType | None) -> None:
-        self.stop_all()
-        raise SystemExit(128 + signum)
-
-
-_GUARD = _Guard()
+from tests_support import GUARD, Cloud, start_cloud, stop_cloud, write_topology
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +22,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         c = start_cloud(root)
         yield c
     finally:
-        for c in list(_GUARD.clouds):
+        for c in list(GUARD.clouds):
             if c.state_dir.parent == root:
                 stop_cloud(c)
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Cloud
+    from tests_support import Cloud
 
 REPO = Path(__file__).resolve().parents[2]
 TRICIRCLE_LB = str(Path(sys.executable).parent / "tricircle-lb")

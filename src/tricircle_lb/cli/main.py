@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tricircle_lb.common import logs
@@ -58,12 +59,12 @@ def _open(config: Path | None, state_dir: Path | None) -> Deployment:
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
 def _progress(message: str) -> None:
-    err.print(f"[dim]•[/] {message}", highlight=False)
+    err.print(f"[dim]•[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _endpoints(dep: Deployment) -> None:
@@ -77,9 +78,9 @@ def _endpoints(dep: Deployment) -> None:
     state = f" --state-dir {dep.paths.root}" if dep.paths.root != Path(
         "/var/lib/tricircle-lb") else ""
     out.print(f"Credentials: [bold]eval \"$(tricircle-lb openrc{state})\"[/]  "
-              f"(demo user: [bold]openrc --project demo[/])", highlight=False)
+              f"(demo user: [bold]openrc --project demo[/])", highlight=False, soft_wrap=True)
     out.print("Then e.g.: openstack --os-region-name CentralRegion network list",
-              highlight=False)
+              highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -95,18 +96,18 @@ def up(
     pid = dep.supervisor_pid()
     if pid is not None:
         out.print(f"[green]already running[/] (supervisor pid {pid}, state "
-                  f"{dep.paths.root}); nothing changed", highlight=False)
+                  f"{dep.paths.root}); nothing changed", highlight=False, soft_wrap=True)
         _endpoints(dep)
         return
     for kind in Kind:
         if not launcher.service_available(kind):
             err.print(f"[yellow]warning:[/] the {kind.value} service is not installed "
-                      "yet; starting without it", highlight=False)
+                      "yet; starting without it", highlight=False, soft_wrap=True)
     try:
         if detach:
             launcher.up_detached(dep, _progress)
             out.print(f"[green]ready[/] (state {dep.paths.root}; stop with "
-                      "`tricircle-lb down`)", highlight=False)
+                      "`tricircle-lb down`)", highlight=False, soft_wrap=True)
             _endpoints(dep)
             return
         logs.setup(SUPERVISOR, dep.paths.log_file(SUPERVISOR))
@@ -137,9 +138,9 @@ def down(
     except LauncherError as exc:
         _fail(str(exc))
     for line in done:
-        out.print(f"• {line}", highlight=False)
+        out.print(f"• {escape(line)}", highlight=False, soft_wrap=True)
     if not done:
-        out.print(f"nothing running in {dep.paths.root}", highlight=False)
+        out.print(f"nothing running in {dep.paths.root}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -165,7 +166,7 @@ def status(
         return
     sup = (f"[green]running[/] (pid {st.supervisor_pid}, {st.phase})" if st.running
            else "[red]not running[/]")
-    out.print(f"Deployment in {st.state_dir}: supervisor {sup}", highlight=False)
+    out.print(f"Deployment in {st.state_dir}: supervisor {sup}", highlight=False, soft_wrap=True)
     table = Table(title="Services", title_justify="left")
     for col in ("service", "region", "status", "URL", "pid"):
         table.add_column(col)
@@ -181,7 +182,7 @@ def status(
         for h in st.holdings:
             def n(v: int | None) -> str:
                 return "-" if v is None else str(v)
-            held.add_row(h.region, n(h.networks), n(h.subnets), n(h.ports), h.error)
+            held.add_row(h.region, n(h.networks), n(h.subnets), n(h.ports), escape(h.error))
         out.print(held)
 
 

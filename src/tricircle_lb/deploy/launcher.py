@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import shutil
 import socket
 import subprocess
@@ -22,12 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from tricircle_lb.deploy import bootstrap, cleanup, processes
+from tricircle_lb.deploy import bootstrap, cleanup, credentials, processes
 from tricircle_lb.deploy.services import (
-    ADMIN_PROJECT,
-    ADMIN_USER,
-    DEMO_PROJECT,
-    DEMO_USER,
     Kind,
     Service,
     identity_url,
@@ -122,6 +117,7 @@ def prepare(dep: Deployment) -> Secrets:
         paths.topology.write_text(text)
     secrets = Secrets.load_or_create(paths)
     write_configs(dep.topology, secrets)
+    credentials.write_clouds_yaml(dep.topology, secrets)
     paths.supervisor_state.unlink(missing_ok=True)
     return secrets
 
@@ -312,28 +308,7 @@ def _count(client: httpx.Client, token: str, s: ServiceStatus) -> Holdings:
 # -- openrc ------------------------------------------------------------------
 
 def openrc(dep: Deployment, project: str, region: str | None) -> str:
-    secrets = dep.secrets()
-    if secrets is None:
-        raise LauncherError(f"no deployment in {dep.paths.root} yet: run `tricircle-lb up` "
-                            "(or pass --state-dir)")
-    if project == ADMIN_PROJECT:
-        user, password = ADMIN_USER, secrets.admin_password
-    elif project == DEMO_PROJECT:
-        user, password = DEMO_USER, secrets.demo_password
-    else:
-        raise LauncherError(f"unknown project {project!r} (admin or demo)")
-    names = [dep.topology.central.region_name, *dep.topology.region_names]
-    region = region or dep.topology.regions[0].name
-    if region not in names:
-        raise LauncherError(f"unknown region {region!r} (one of {', '.join(names)})")
-    values = {
-        "OS_AUTH_URL": identity_url(dep.topology),
-        "OS_USERNAME": user,
-        "OS_PASSWORD": password,
-        "OS_PROJECT_NAME": project,
-        "OS_USER_DOMAIN_NAME": "Default",
-        "OS_PROJECT_DOMAIN_NAME": "Default",
-        "OS_IDENTITY_API_VERSION": "3",
-        "OS_REGION_NAME": region,
-    }
-    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items())
+    try:
+        return credentials.openrc(dep.topology, project, region)
+    except credentials.CredentialsError as exc:
+        raise LauncherError(str(exc)) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import stat
 import subprocess
@@ -108,6 +109,13 @@ def test_openrc_is_shell_quoted_and_sourceable(deployment: launcher.Deployment) 
     assert result.stdout == "it's $(a) `secret`"
     assert "export OS_REGION_NAME=RegionOne\n" in text
     assert "export OS_IDENTITY_API_VERSION=3\n" in text
+    assert "export OS_CLOUD=tricircle-lb-admin-RegionOne\n" in text
+    clouds = json.loads((paths.root / "clouds.yaml").read_text())["clouds"]
+    assert stat.S_IMODE((paths.root / "clouds.yaml").stat().st_mode) == 0o600
+    cloud = clouds["tricircle-lb-admin-RegionOne"]
+    assert cloud["regions"] == ["RegionOne", "RegionTwo", "CentralRegion"]
+    assert cloud["auth"]["password"] == "it's $(a) `secret`"
+    assert clouds["tricircle-lb-demo-CentralRegion"]["regions"][0] == "CentralRegion"
     demo = launcher.openrc(deployment, "demo", "CentralRegion")
     assert "OS_USERNAME=demo" in demo and "OS_PASSWORD=d" in demo
     assert "OS_REGION_NAME=CentralRegion" in demo
