@@ -81,7 +81,9 @@ def describe_validation(errors: Any) -> str:
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
         kind = err.get("type", "")
-        field = loc[-1] if loc else "body"
+        # The attribute, not a list index (``tags.0`` is about ``tags``).
+        named = [p for p in loc if not p.isdigit()]
+        field = named[-1] if named else "body"
         if kind == "json_invalid":
             return "Malformed request body: the body is not valid JSON."
         if kind == "extra_forbidden":

@@ -113,8 +113,8 @@ def _check_pools(net: IPNetwork, first: IPAddress, last: IPAddress, pools: list[
     ranges.sort()
     for (_, prev_end), (start, end) in itertools.pairwise(ranges):
         if start <= prev_end:
-            raise BadRequest(f"Found overlapping allocation pools: {start}-{end} and an "
-                             "earlier pool", kind="OverlappingAllocationPools")
+            raise Conflict(f"Found overlapping allocation pools: {start}-{end} and an "
+                           "earlier pool", kind="OverlappingAllocationPools")
     return ranges
 
 
