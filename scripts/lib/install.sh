@@ -19,10 +19,12 @@ APT_PACKAGES=(
     python3 python3-venv python3-pip
     haproxy keepalived iproute2 iputils-ping procps
     nginx-light wrk curl ca-certificates
-    postgresql postgresql-client
+    postgresql
 )
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log() {
+    if [ -t 2 ]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi
+}
 
 install_os_packages() {
     local missing=() pkg
