@@ -78,7 +78,8 @@ def _endpoints(dep: Deployment) -> None:
     state = f" --state-dir {dep.paths.root}" if dep.paths.root != Path(
         "/var/lib/tricircle-lb") else ""
     out.print(f"Credentials: [bold]eval \"$(tricircle-lb openrc{state})\"[/]  "
-              f"(demo user: [bold]openrc --project demo[/])", highlight=False, soft_wrap=True)
+              f"(demo user: [bold]tricircle-lb openrc{state} --project demo[/])",
+              highlight=False, soft_wrap=True)
     out.print("Then e.g.: openstack --os-region-name CentralRegion network list",
               highlight=False, soft_wrap=True)
 
