@@ -10,6 +10,7 @@ refused (``network not located in current region``).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -108,10 +109,21 @@ class LocalPlugin:
         if any(all(b.get(k) in v for k, v in wanted.items()) for b in local):
             return local
         # Not here yet: a name or id look-up (how clients resolve names) asks central.
-        query = [(k, v) for k, values in wanted.items() for v in values]
-        found = self.central.request("GET", f"/v2.0/{PATHS[resource_type]}", ctx.token,
-                                     params=query)[PATHS[resource_type].replace("-", "_")]
+        found = self._central_list(ctx, resource_type, wanted)
+        if not found and "name" in wanted:
+            # Clients that get an error showing an id retry it as a name
+            # (openstacksdk's find): look it up as an id so the error is seen.
+            ids = [v for v in wanted["name"] if _looks_like_id(v)]
+            found = self._central_list(ctx, resource_type, {"id": ids}) if ids else []
         return local + [self.mirror(resource_type, body) for body in found]
+
+    def _central_list(self, ctx: Context, resource_type: str,
+                      filters: dict[str, list[str]]) -> list[Body]:
+        query = [(k, v) for k, values in filters.items() for v in values]
+        collection = PATHS[resource_type]
+        found: list[Body] = self.central.request(
+            "GET", f"/v2.0/{collection}", ctx.token, params=query)[collection.replace("-", "_")]
+        return found
 
     def sync(self, resource_type: str, resource_id: str) -> str:
         """Re-read one mirror from central: ``updated``, ``deleted`` or ``absent``."""
@@ -285,3 +297,9 @@ class LocalPlugin:
                  "resource": "network", "state": "available"}]
 
 
+def _looks_like_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
