@@ -8,19 +8,43 @@ happen in the plugins.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(max_length=255)]
 Description = Annotated[str, Field(max_length=255)]
 ProjectId = Annotated[str, Field(max_length=64)]
 Uuid = Annotated[str, Field(max_length=36)]
 Tag = Annotated[str, Field(min_length=1, max_length=255)]
+# What the database's INTEGER holds (Neutron: DB_INTEGER_MAX_VALUE).
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+Mtu = Annotated[int, Field(ge=68, le=65535)]
+QuotaLimit = Annotated[int, Field(ge=-1, le=2**31 - 1)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+
+class Update(Strict):
+    """An update body: attributes left out keep their value; ``null`` is refused.
+
+    ``None`` is the default only to tell "not given" apart; an explicit
+    ``null`` is accepted only for the attributes Neutron lets clear that way
+    (``NULLABLE``, by wire name).
+    """
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if value is None and key not in cls.NULLABLE:
+                    raise ValueError(f"'{key}' may not be null")
+        return data
 
 
 class NetworkCreate(Strict):
@@ -34,20 +58,20 @@ class NetworkCreate(Strict):
         None, alias="provider:network_type")
     provider_physical_network: Annotated[str, Field(max_length=64)] | None = Field(
         None, alias="provider:physical_network")
-    provider_segmentation_id: int | None = Field(None, alias="provider:segmentation_id")
+    provider_segmentation_id: Int32 | None = Field(None, alias="provider:segmentation_id")
     availability_zone_hints: list[Annotated[str, Field(max_length=255)]] = []
-    mtu: Annotated[int, Field(ge=68)] | None = None
+    mtu: Mtu | None = None
     port_security_enabled: bool = True
     router_external: Literal[False] = Field(False, alias="router:external")
     tags: list[Tag] = []
 
 
-class NetworkUpdate(Strict):
+class NetworkUpdate(Update):
     name: Name | None = None
     description: Description | None = None
     admin_state_up: bool | None = None
     shared: bool | None = None
-    mtu: Annotated[int, Field(ge=68)] | None = None
+    mtu: Mtu | None = None
     port_security_enabled: bool | None = None
 
 
@@ -86,7 +110,8 @@ class SubnetCreate(Strict):
     tags: list[Tag] = []
 
 
-class SubnetUpdate(Strict):
+class SubnetUpdate(Update):
+    NULLABLE = frozenset({"gateway_ip", "dns_nameservers", "host_routes", "allocation_pools"})
     name: Name | None = None
     description: Description | None = None
     gateway_ip: Annotated[str, Field(max_length=64)] | None = None
@@ -130,7 +155,9 @@ class PortCreate(Strict):
     tags: list[Tag] = []
 
 
-class PortUpdate(Strict):
+class PortUpdate(Update):
+    NULLABLE = frozenset({"security_groups", "allowed_address_pairs", "binding:host_id",
+                          "binding:profile", "device_id", "device_owner"})
     name: Name | None = None
     description: Description | None = None
     admin_state_up: bool | None = None
@@ -156,7 +183,7 @@ class SecurityGroupCreate(Strict):
     tags: list[Tag] = []
 
 
-class SecurityGroupUpdate(Strict):
+class SecurityGroupUpdate(Update):
     name: Name | None = None
     description: Description | None = None
     stateful: bool | None = None
@@ -167,8 +194,8 @@ class SecurityGroupRuleCreate(Strict):
     direction: Literal["ingress", "egress"]
     ethertype: Literal["IPv4", "IPv6"] = "IPv4"
     protocol: Annotated[str, Field(max_length=40)] | int | None = None
-    port_range_min: int | None = None
-    port_range_max: int | None = None
+    port_range_min: Int32 | None = None
+    port_range_max: Int32 | None = None
     remote_ip_prefix: Annotated[str, Field(max_length=64)] | None = None
     remote_group_id: Uuid | None = None
     remote_address_group_id: None = None
@@ -215,15 +242,15 @@ class SecurityGroupRuleCreateBody(Strict):
 
 
 class QuotaUpdate(Strict):
-    network: int | None = Field(None, ge=-1)
-    subnet: int | None = Field(None, ge=-1)
-    port: int | None = Field(None, ge=-1)
-    security_group: int | None = Field(None, ge=-1)
-    security_group_rule: int | None = Field(None, ge=-1)
-    router: int | None = Field(None, ge=-1)
-    floatingip: int | None = Field(None, ge=-1)
-    rbac_policy: int | None = Field(None, ge=-1)
-    subnetpool: int | None = Field(None, ge=-1)
+    network: QuotaLimit | None = None
+    subnet: QuotaLimit | None = None
+    port: QuotaLimit | None = None
+    security_group: QuotaLimit | None = None
+    security_group_rule: QuotaLimit | None = None
+    router: QuotaLimit | None = None
+    floatingip: QuotaLimit | None = None
+    rbac_policy: QuotaLimit | None = None
+    subnetpool: QuotaLimit | None = None
 
 
 class QuotaUpdateBody(Strict):

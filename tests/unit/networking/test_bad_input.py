@@ -815,3 +815,50 @@ def test_request_errors_in_a_region_are_neutrons(cloud: Cloud) -> None:
     error(anon.get("/v2.0/networks"), 401)
     error(anon.get("/v2.0/networks", headers={"X-Auth-Token": "nope"}), 401)
     assert snapshot(cloud) == before
+
+
+# -- found by the fuzz pass -------------------------------------------------------------
+
+def test_null_in_an_update_is_400_unless_neutron_allows_it(cloud: Cloud) -> None:
+    network = net(cloud, description="kept")
+    sub = subnet(cloud, network["id"], "10.0.0.0/24")
+    p = port(cloud, network["id"])
+    client = cloud.client(CENTRAL)
+    for path, member, attr in ((f"/v2.0/networks/{network['id']}", "network", "description"),
+                               (f"/v2.0/networks/{network['id']}", "network", "name"),
+                               (f"/v2.0/networks/{network['id']}", "network", "mtu"),
+                               (f"/v2.0/subnets/{sub['id']}", "subnet", "enable_dhcp"),
+                               (f"/v2.0/ports/{p['id']}", "port", "mac_address"),
+                               (f"/v2.0/ports/{p['id']}", "port", "admin_state_up")):
+        err = error(client.put(path, json={member: {attr: None}}), 400)
+        assert f"'{attr}' may not be null" in err["message"]
+    shown = ok(client.get(f"/v2.0/networks/{network['id']}"))["network"]
+    assert (shown["description"], shown["revision_number"]) == \
+        ("kept", network["revision_number"] + 1)  # +1: the subnet
+    # null clears what Neutron lets clear that way.
+    cleared = ok(client.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {
+        "gateway_ip": None, "dns_nameservers": None}}))["subnet"]
+    assert (cleared["gateway_ip"], cleared["dns_nameservers"]) == (None, [])
+    cleared = ok(client.put(f"/v2.0/ports/{p['id']}", json={"port": {
+        "security_groups": None, "allowed_address_pairs": None}}))["port"]
+    assert (cleared["security_groups"], cleared["allowed_address_pairs"]) == ([], [])
+
+
+def test_integers_beyond_the_database_are_400(cloud: Cloud) -> None:
+    client = cloud.client(CENTRAL)
+    network = net(cloud)
+    sg = _group(cloud)
+    before = snapshot(cloud)
+    for resp in (client.put("/v2.0/quotas/demo-project", json={"quota": {"port": 2**63}}),
+                 client.put("/v2.0/quotas/demo-project", json={"quota": {"port": 2**31}}),
+                 client.put(f"/v2.0/networks/{network['id']}", json={"network": {
+                     "mtu": 2**63}}),
+                 client.post("/v2.0/networks", json={"network": {
+                     "provider:network_type": "vxlan", "provider:segmentation_id": 2**63}}),
+                 client.post("/v2.0/security-group-rules", json={"security_group_rule": {
+                     "security_group_id": sg["id"], "direction": "ingress", "protocol": "tcp",
+                     "port_range_min": 2**63, "port_range_max": 2**63}})):
+        refused(cloud, resp, 400, before)
+    assert ok(client.get("/v2.0/quotas/demo-project"))["quota"]["port"] == 500
+    assert ok(client.put("/v2.0/quotas/demo-project", json={"quota": {
+        "port": 2**31 - 1}}))["quota"]["port"] == 2**31 - 1
