@@ -215,3 +215,25 @@ def test_bad_topology_is_a_clear_error(tmp_path: Path) -> None:
                             check=False)
     assert result.returncode == 1
     assert "[central] port = 5000 is already used by [identity] port" in result.stderr
+
+
+@pytest.mark.cloud
+def test_a_request_id_follows_a_request_from_a_region_to_central(cloud: Cloud) -> None:
+    token = cloud.admin_token()
+    headers = {"X-Auth-Token": token}
+    net = httpx.post(f"{cloud.central_url}/v2.0/networks", headers=headers, timeout=30,
+                     json={"network": {"name": "rid-trace"}}).json()["network"]
+    rid = "req-87654321-4321-4321-4321-cba987654321"
+    # RegionTwo does not hold the network yet: it fetches it from central.
+    resp = httpx.get(f"{cloud.region_urls['RegionTwo']}/v2.0/networks/{net['id']}",
+                     headers={**headers, "X-Openstack-Request-Id": rid}, timeout=30)
+    assert resp.status_code == 200
+    assert resp.headers["X-Openstack-Request-Id"] == rid
+    for service in ("region-RegionTwo", "central"):
+        log = cloud.state_dir / "log" / f"{service}.log"
+        deadline = time.monotonic() + 10
+        while not any(json.loads(line).get("request_id") == rid
+                      for line in log.read_text().splitlines() if line):
+            assert time.monotonic() < deadline, f"{rid} not in {service}'s log"
+            time.sleep(0.2)
+    httpx.delete(f"{cloud.central_url}/v2.0/networks/{net['id']}", headers=headers, timeout=30)
