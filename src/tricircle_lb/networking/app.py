@@ -19,9 +19,10 @@ from tricircle_lb.jobs import JobMetrics, JobQueue, JobsConfig, Worker
 from tricircle_lb.networking import errors
 from tricircle_lb.networking.api import meta, resources, tricircle
 from tricircle_lb.networking.central import CentralPlugin
-from tricircle_lb.networking.central.mirrors import SYNC_JOB, MirrorSync
+from tricircle_lb.networking.central.mirrors import SHADOW_JOB, SYNC_JOB, MirrorSync
 from tricircle_lb.networking.config import NetworkingConfig
 from tricircle_lb.networking.local import LocalPlugin
+from tricircle_lb.networking.local.agents import Agents
 from tricircle_lb.networking.local.central_client import CentralClient
 from tricircle_lb.networking.local.quotas_proxy import CentralQuotas
 from tricircle_lb.networking.models import Job
@@ -71,14 +72,17 @@ def create_app(config_file: Path) -> FastAPI:
         mirrors = MirrorSync(db, queue, session)
         app.state.plugin = CentralPlugin(db, cfg, mirrors)
         app.state.quotas = Quotas(db, cfg.default_quotas)
-        workers.append(Worker(db, queue, {SYNC_JOB: mirrors.run},
+        workers.append(Worker(db, queue, {SYNC_JOB: mirrors.run, SHADOW_JOB: mirrors.run_shadows},
                               metrics=JobMetrics(app.state.metrics.registry, db, queue)))
         app.include_router(tricircle.central_router())
     else:
         central = CentralClient(session, cfg.central_region_name, cfg.region_name)
-        app.state.plugin = LocalPlugin(db, cfg, central)
+        agents = Agents(db, cfg.region_name, cfg.availability_zone)
+        app.state.agents = agents
+        app.state.plugin = LocalPlugin(db, cfg, central, agents)
         app.state.quotas = CentralQuotas(central)
         app.include_router(tricircle.local_router())
+        app.include_router(tricircle.agents_router())
 
     app.include_router(meta.build_router())
     app.include_router(resources.build_router())

@@ -184,3 +184,19 @@ class Job(JobMixin, NetBase):
     """Durable work, e.g. pushing a change of a central resource to the regions."""
 
     __tablename__ = "jobs"
+
+
+class Agent(NetBase):
+    """A host agent of this region (Neutron's agents): the host's VTEP lives here."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), unique=True)
+    agent_type: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255))
+    tunnel_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    configurations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

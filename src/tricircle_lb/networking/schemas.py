@@ -277,8 +277,26 @@ class RoutingCreate(Strict):
     bottom_id: Uuid | None = None
     pod_id: Uuid
     project_id: ProjectId
-    resource_type: Literal["network", "subnet", "port", "security_group"]
+    resource_type: Literal["network", "subnet", "port", "security_group", "shadow_port"]
 
 
 class RoutingCreateBody(Strict):
     routing: RoutingCreate
+
+
+class PortStatusBody(Strict):
+    """What a host agent reports once a port is plugged (or lost)."""
+
+    status: Literal["ACTIVE", "DOWN", "BUILD", "ERROR"]
+
+
+class AgentReport(Strict):
+    agent_type: Annotated[str, Field(min_length=1, max_length=255)]
+    binary: Annotated[str, Field(min_length=1, max_length=255)]
+    tunnel_ip: Annotated[str, Field(max_length=64)] | None = None
+    region: Annotated[str, Field(max_length=255)] | None = None
+    configurations: dict[str, Any] = {}
+
+
+class AgentReportBody(Strict):
+    agent: AgentReport

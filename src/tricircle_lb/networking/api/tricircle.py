@@ -9,6 +9,7 @@ from tricircle_lb.common.context import Context
 from tricircle_lb.common.errors import Conflict, NotFound
 from tricircle_lb.jobs import JobConflict, JobNotFound
 from tricircle_lb.networking import policy, schemas
+from tricircle_lb.networking.listing import list_response
 from tricircle_lb.networking.models import Job
 from tricircle_lb.networking.views import timestamp
 
@@ -63,6 +64,11 @@ def central_router() -> APIRouter:
                        ctx: Context = Depends(caller)) -> Body:
         request.app.state.plugin.delete_routing(ctx, routing_id)
         return {}
+
+    @router.put("/ports/{port_id}/status")
+    def set_port_status(port_id: str, body: schemas.PortStatusBody, request: Request,
+                        ctx: Context = Depends(caller)) -> Body:
+        return {"port": request.app.state.plugin.set_port_status(ctx, port_id, body.status)}
 
     @router.get("/jobs")
     def list_jobs(request: Request, ctx: Context = Depends(caller)) -> Body:
@@ -123,6 +129,41 @@ def local_router() -> APIRouter:
         state = request.app.state.plugin.sync(collection[:-1], resource_id)
         return {"mirror": {"resource_type": collection[:-1], "id": resource_id,
                            "state": state}}
+
+    @router.post("/mirrors/networks/{network_id}/shadow_sync")
+    def sync_shadow_ports(network_id: str, request: Request,
+                          ctx: Context = Depends(caller)) -> Body:
+        """Central's jobs call this: re-derive the shadow ports of one network."""
+        policy.enforce_admin(ctx, "sync_shadow_ports")
+        return {"shadow_ports": request.app.state.plugin.sync_shadow_ports(network_id)}
+
+    @router.put("/ports/{port_id}/status")
+    def set_port_status(port_id: str, body: schemas.PortStatusBody, request: Request,
+                        ctx: Context = Depends(caller)) -> Body:
+        """Host agents call this once a port is plugged."""
+        return {"port": request.app.state.plugin.set_port_status(ctx, port_id, body.status)}
+
+    @router.put("/agents/{host}")
+    def report_agent(host: str, body: schemas.AgentReportBody, request: Request,
+                     ctx: Context = Depends(caller)) -> Body:
+        """Host agents call this at start and as a heartbeat."""
+        return {"agent": request.app.state.agents.report(ctx, host, body.agent)}
+
+    return router
+
+
+def agents_router() -> APIRouter:
+    """Neutron's ``/v2.0/agents`` (read only): a region's host agents."""
+    router = APIRouter(prefix="/v2.0")
+
+    @router.get("/agents")
+    def list_agents(request: Request, ctx: Context = Depends(caller)) -> Body:
+        items = request.app.state.agents.list(ctx)
+        return list_response("agents", items, request.query_params, request.url)
+
+    @router.get("/agents/{agent_id}")
+    def show_agent(agent_id: str, request: Request, ctx: Context = Depends(caller)) -> Body:
+        return {"agent": request.app.state.agents.get(ctx, agent_id)}
 
     return router
 

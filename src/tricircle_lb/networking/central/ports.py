@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
@@ -14,7 +14,14 @@ from tricircle_lb.common.errors import BadRequest, Conflict
 from tricircle_lb.networking import ipam, policy, schemas, views
 from tricircle_lb.networking.central.base import Body, CentralBase, bump, new_id
 from tricircle_lb.networking.errors import invalid, not_found
-from tricircle_lb.networking.models import IPAllocation, Network, Port, SecurityGroup, Subnet
+from tricircle_lb.networking.models import (
+    IPAllocation,
+    Network,
+    Port,
+    Routing,
+    SecurityGroup,
+    Subnet,
+)
 
 
 class PortOps(CentralBase):
@@ -43,7 +50,7 @@ class PortOps(CentralBase):
                     description=req.description, admin_state_up=req.admin_state_up,
                     mac_address=mac, device_id=req.device_id, device_owner=req.device_owner,
                     binding_host_id=req.binding_host_id,
-                    binding_vif_type="bridge" if req.binding_host_id else "unbound",
+                    binding_vif_type=vif_type(req.binding_host_id, req.binding_profile),
                     binding_vnic_type=req.binding_vnic_type,
                     binding_profile=req.binding_profile,
                     allowed_address_pairs=[{"ip_address": str(p["ip_address"]),
@@ -56,6 +63,8 @@ class PortOps(CentralBase):
                 wanted = [f.model_dump() for f in req.fixed_ips] \
                     if req.fixed_ips is not None else None
                 self._assign_ips(session, row, net, wanted)
+                if row.binding_host_id:
+                    self.mirrors.notify_shadows(session, net.id, net.project_id)
                 session.flush()
                 session.refresh(row)
                 return views.port(row)
@@ -147,9 +156,13 @@ class PortOps(CentralBase):
         try:
             with self.db.write() as session:
                 row = self._port(session, ctx, port_id)
+                before = (row.binding_host_id, row.mac_address, dict(row.binding_profile or {}))
                 self._apply_port_changes(session, ctx, row, changes)
                 bump(row)
                 self.mirrors.notify(session, "port", row.id, row.project_id)
+                after = (row.binding_host_id, row.mac_address, dict(row.binding_profile or {}))
+                if before != after or changes.get("fixed_ips") is not None:
+                    self.mirrors.notify_shadows(session, row.network_id, row.project_id)
                 session.flush()
                 session.refresh(row)
                 return views.port(row)
@@ -162,14 +175,16 @@ class PortOps(CentralBase):
         for key in ("name", "description", "admin_state_up", "device_id", "device_owner"):
             if changes.get(key) is not None:
                 setattr(row, key, changes[key])
-        if "binding:host_id" in changes:
-            host = str(changes["binding:host_id"] or "")
-            row.binding_host_id = host
-            row.binding_vif_type = "bridge" if host else "unbound"
-            if not host:
-                row.status = "DOWN"
         if changes.get("binding:profile") is not None:
             row.binding_profile = dict(changes["binding:profile"])  # type: ignore[call-overload]
+        if "binding:host_id" in changes:
+            host = str(changes["binding:host_id"] or "")
+            if host != row.binding_host_id:
+                row.status = "DOWN"  # until the new host's agent has plugged it
+            row.binding_host_id = host
+            if not host:
+                row.binding_profile = {}
+        row.binding_vif_type = vif_type(row.binding_host_id, row.binding_profile)
         if changes.get("binding:vnic_type") is not None:
             row.binding_vnic_type = str(changes["binding:vnic_type"])
         if changes.get("mac_address") is not None and changes["mac_address"] != row.mac_address:
@@ -212,7 +227,30 @@ class PortOps(CentralBase):
         with self.db.write() as session:
             row = self._port(session, ctx, port_id)
             self.mirrors.notify(session, "port", row.id, row.project_id, deleting=True)
+            if row.binding_host_id:
+                self.mirrors.notify_shadows(session, row.network_id, row.project_id)
+            session.execute(delete(Routing).where(Routing.top_id == row.id,
+                                                  Routing.resource_type == "shadow_port"))
             session.delete(row)
+
+    def set_port_status(self, ctx: Context, port_id: str, status: str) -> Body:
+        """A host agent's word that a port is plugged (``ACTIVE``) or not."""
+        policy.enforce_admin(ctx, "update_port:status")
+        with self.db.write() as session:
+            row = self._port(session, ctx, port_id)
+            if row.status != status:
+                row.status = status
+                bump(row)
+                self.mirrors.notify(session, "port", row.id, row.project_id)
+            session.flush()
+            return views.port(row)
+
+
+def vif_type(host: str, profile: dict[str, object] | None) -> str:
+    """``bridge`` once bound to a host whose agent gave its VTEP, else why not."""
+    if not host:
+        return "unbound"
+    return "bridge" if (profile or {}).get("tunnel_ip") else "binding_failed"
 
 
 def _subnet_for(subnets: list[Subnet], network_id: str, item: dict[str, str | None]) -> Subnet:

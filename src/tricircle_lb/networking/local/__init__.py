@@ -24,14 +24,17 @@ from tricircle_lb.networking import policy, schemas, views
 from tricircle_lb.networking.config import NetworkingConfig
 from tricircle_lb.networking.errors import not_found
 from tricircle_lb.networking.local import mirror_store
+from tricircle_lb.networking.local.agents import Agents
 from tricircle_lb.networking.local.central_client import CentralClient
 from tricircle_lb.networking.models import (
     Network,
+    Port,
     SecurityGroupRule,
     Subnet,
 )
 
 Body = dict[str, Any]
+SHADOW_OWNER = "compute:shadow"
 PATHS = {"network": "networks", "subnet": "subnets", "port": "ports",
          "security_group": "security-groups"}
 VIEWS: dict[str, Any] = {"network": views.network, "subnet": views.subnet, "port": views.port,
@@ -39,10 +42,12 @@ VIEWS: dict[str, Any] = {"network": views.network, "subnet": views.subnet, "port
 
 
 class LocalPlugin:
-    def __init__(self, db: Database, cfg: NetworkingConfig, central: CentralClient) -> None:
+    def __init__(self, db: Database, cfg: NetworkingConfig, central: CentralClient,
+                 agents: Agents) -> None:
         self.db = db
         self.cfg = cfg
         self.central = central
+        self.agents = agents
         self.region_name = cfg.region_name
 
     # -- mirroring ------------------------------------------------------------
@@ -218,7 +223,22 @@ class LocalPlugin:
 
     def create_port(self, ctx: Context, req: schemas.PortCreate) -> Body:
         self.get_network(ctx, req.network_id)
-        return self._create(ctx, "port", req.model_dump(by_alias=True, exclude_unset=True))
+        body = self._with_binding(req.model_dump(by_alias=True, exclude_unset=True))
+        return self._create(ctx, "port", body)
+
+    def _with_binding(self, body: Body) -> Body:
+        """Add where a bound port lives (region, host, the host's VTEP) to its profile."""
+        if "binding:host_id" not in body:
+            return body
+        host = body["binding:host_id"] or ""
+        profile = {k: v for k, v in (body.get("binding:profile") or {}).items()
+                   if k not in ("region", "host", "tunnel_ip")}
+        if host:
+            profile.update({"region": self.region_name, "host": host})
+            tunnel_ip = self.agents.tunnel_ip(host)
+            if tunnel_ip:
+                profile["tunnel_ip"] = tunnel_ip
+        return body | {"binding:profile": profile}
 
     def get_port(self, ctx: Context, port_id: str) -> Body:
         return self._get(ctx, "port", port_id)
@@ -227,8 +247,45 @@ class LocalPlugin:
         return self._list(ctx, "port", params)
 
     def update_port(self, ctx: Context, port_id: str, req: schemas.PortUpdate) -> Body:
-        return self._update(ctx, "port", port_id,
-                            req.model_dump(by_alias=True, exclude_unset=True))
+        body = self._with_binding(req.model_dump(by_alias=True, exclude_unset=True))
+        return self._update(ctx, "port", port_id, body)
+
+    def set_port_status(self, ctx: Context, port_id: str, status: str) -> Body:
+        policy.enforce_admin(ctx, "update_port:status")
+        body = self.central.request("PUT", f"/v1.0/ports/{port_id}/status",
+                                    body={"status": status})["port"]
+        return self.mirror("port", body)
+
+    def sync_shadow_ports(self, network_id: str) -> list[str]:
+        """Hold the bound ports other regions have on ``network_id`` as shadow ports.
+
+        Re-derived from central each time (idempotent): shadow ports that are
+        no longer bound elsewhere are removed. Returns the shadow port ids.
+        """
+        with self.db.read() as session:
+            if session.get(Network, network_id) is None:
+                return []
+        ports = self.central.request("GET", "/v2.0/ports",
+                                     params=[("network_id", network_id)])["ports"]
+        remote = [p for p in ports
+                  if (p.get("binding:profile") or {}).get("region") not in (None,
+                                                                             self.region_name)
+                  and (p.get("binding:profile") or {}).get("tunnel_ip")]
+        for port in remote:
+            for ip in port.get("fixed_ips") or []:
+                self._ensure("subnet", ip["subnet_id"])
+        wanted = {p["id"] for p in remote}
+        with self.db.write() as session:
+            stale = session.scalars(select(Port).where(
+                Port.network_id == network_id, Port.device_owner == SHADOW_OWNER,
+                Port.id.not_in(wanted)))
+            for row in stale:
+                session.delete(row)
+            for port in remote:
+                mirror_store.upsert_port(session, port | {
+                    "device_owner": SHADOW_OWNER, "name": f"shadow_port_{port['id']}",
+                    "status": "ACTIVE"})
+        return sorted(wanted)
 
     def delete_port(self, ctx: Context, port_id: str) -> None:
         self._delete(ctx, "port", port_id)
