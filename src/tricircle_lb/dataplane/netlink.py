@@ -1,0 +1,415 @@
+"""The real data plane: pyroute2 over netlink, one cached socket per namespace.
+
+Like Octavia's ``amphorae/backends/utils/interface.py``: transient netlink
+errors are retried, "already exists" on add and "not found" on delete are
+success, anything else becomes a :class:`~.errors.DataplaneError`.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pyroute2 import IPRoute, netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+from tricircle_lb.dataplane.errors import (
+    DataplaneError,
+    LinkNotFound,
+    NamespaceNotFound,
+    NetlinkFailure,
+)
+from tricircle_lb.dataplane.interface import (
+    VXLAN_PORT,
+    ZERO_MAC,
+    Dataplane,
+    FdbEntry,
+    Link,
+    Neighbour,
+    Route,
+)
+from tricircle_lb.dataplane.names import check_ifname
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+NETNS_DIR = "/run/netns"
+TRANSIENT = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR})
+GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ESRCH, errno.EADDRNOTAVAIL, errno.ENXIO})
+NUD_PERMANENT = 0x80
+IFF_UP = 0x1
+MAIN_TABLE = 254
+RETRIES = 4
+
+
+def _family(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+class NetlinkDataplane(Dataplane):
+    """:class:`Dataplane` on the running kernel. Needs ``CAP_NET_ADMIN`` (root)."""
+
+    def __init__(self, retries: int = RETRIES, backoff: float = 0.05) -> None:
+        self.retries = retries
+        self.backoff = backoff
+        self._handles: dict[str, tuple[int, Any]] = {}
+
+    # Plumbing ---------------------------------------------------------------
+    def _ipr(self, ns: str) -> Any:
+        inode = 0
+        if ns:
+            try:
+                inode = os.stat(os.path.join(NETNS_DIR, ns)).st_ino
+            except FileNotFoundError:
+                self._drop(ns)
+                raise NamespaceNotFound(ns) from None
+        cached = self._handles.get(ns)
+        if cached is not None and cached[0] == inode:
+            return cached[1]
+        self._drop(ns)  # the namespace was re-created: the old socket points at the old one
+        try:
+            handle = IPRoute(netns=ns, flags=0, groups=0) if ns else IPRoute(groups=0)
+        except FileNotFoundError:
+            raise NamespaceNotFound(ns) from None
+        self._handles[ns] = (inode, handle)
+        return handle
+
+    def _drop(self, ns: str) -> None:
+        cached = self._handles.pop(ns, None)
+        if cached is not None:
+            try:
+                cached[1].close()
+            except Exception:
+                LOG.debug("closing netlink socket of %s failed", ns, exc_info=True)
+
+    def _call(self, op: str, fn: Callable[[], T], tolerate: frozenset[int] = frozenset()
+              ) -> T | None:
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except NetlinkError as exc:
+                if exc.code in tolerate:
+                    return None
+                if exc.code in TRANSIENT and attempt < self.retries:
+                    time.sleep(self.backoff * (2 ** attempt))
+                    continue
+                raise NetlinkFailure(op, exc.code, str(exc)) from exc
+            except OSError as exc:
+                if exc.errno in TRANSIENT and attempt < self.retries:
+                    time.sleep(self.backoff * (2 ** attempt))
+                    continue
+                raise NetlinkFailure(op, exc.errno or 0, str(exc)) from exc
+        raise AssertionError("unreachable")
+
+    def _index(self, ns: str, name: str) -> int | None:
+        ipr = self._ipr(ns)
+        found = self._call(f"lookup {name}", lambda: ipr.link_lookup(ifname=name),
+                           tolerate=GONE)
+        return int(found[0]) if found else None
+
+    def _need(self, ns: str, name: str) -> int:
+        index = self._index(ns, name)
+        if index is None:
+            raise LinkNotFound(ns, name)
+        return index
+
+    def close(self) -> None:
+        for ns in list(self._handles):
+            self._drop(ns)
+
+    # Namespaces ---------------------------------------------------------------
+    def namespaces(self) -> list[str]:
+        try:
+            return sorted(os.listdir(NETNS_DIR))
+        except FileNotFoundError:
+            return []
+
+    def ensure_namespace(self, name: str) -> None:
+        if name not in self.namespaces():
+            try:
+                netns.create(name)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise DataplaneError(f"creating namespace {name}: {exc}") from exc
+        self.set_link(name, "lo", up=True)
+
+    def delete_namespace(self, name: str) -> None:
+        self._drop(name)
+        if name not in self.namespaces():
+            return
+        try:
+            netns.remove(name)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.EINVAL):
+                raise DataplaneError(f"removing namespace {name}: {exc}") from exc
+
+    # Devices ------------------------------------------------------------------
+    def links(self, ns: str) -> list[Link]:
+        ipr = self._ipr(ns)
+        msgs = self._call("dump links", lambda: list(ipr.get_links())) or []
+        names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in msgs}
+        return [_link(m, names) for m in msgs]
+
+    def _link_named(self, ns: str, name: str) -> Link | None:
+        return next((lk for lk in self.links(ns) if lk.name == name), None)
+
+    def _add(self, ns: str, name: str, **spec: Any) -> None:
+        ipr = self._ipr(ns)
+        check_ifname(name)
+        self._call(f"add {spec.get('kind')} {name} in {ns or '(own)'}",
+                   lambda: ipr.link("add", ifname=name, **spec),
+                   tolerate=frozenset({errno.EEXIST}))
+
+    def ensure_bridge(self, ns: str, name: str, mtu: int | None = None) -> None:
+        existing = self._link_named(ns, name)
+        if existing is not None and existing.kind != "bridge":
+            self.delete_link(ns, name)
+            existing = None
+        if existing is None:
+            self._add(ns, name, kind="bridge", **({"mtu": mtu} if mtu else {}))
+        elif mtu and existing.mtu != mtu:
+            self.set_link(ns, name, mtu=mtu)
+
+    def ensure_vxlan(self, ns: str, name: str, vni: int, local_ip: str, underlay_dev: str,
+                     mtu: int | None = None) -> None:
+        existing = self._link_named(ns, name)
+        if existing is not None and (existing.kind, existing.vni, existing.local_ip,
+                                     existing.parent) != ("vxlan", vni, local_ip, underlay_dev):
+            self.delete_link(ns, name)
+            existing = None
+        if existing is None:
+            spec: dict[str, Any] = {
+                "kind": "vxlan", "vxlan_id": vni, "vxlan_local": local_ip,
+                "vxlan_link": self._need(ns, underlay_dev), "vxlan_port": VXLAN_PORT,
+                "vxlan_learning": 0, "vxlan_proxy": 1,
+            }
+            if mtu:
+                spec["mtu"] = mtu
+            self._add(ns, name, **spec)
+        elif mtu and existing.mtu != mtu:
+            self.set_link(ns, name, mtu=mtu)
+
+    def ensure_vlan(self, ns: str, name: str, parent: str, vlan_id: int,
+                    mtu: int | None = None) -> None:
+        existing = self._link_named(ns, name)
+        if existing is not None and (existing.kind, existing.vlan_id, existing.parent) != (
+                "vlan", vlan_id, parent):
+            self.delete_link(ns, name)
+            existing = None
+        if existing is None:
+            spec: dict[str, Any] = {"kind": "vlan", "link": self._need(ns, parent),
+                                    "vlan_id": vlan_id}
+            if mtu:
+                spec["mtu"] = mtu
+            self._add(ns, name, **spec)
+        elif mtu and existing.mtu != mtu:
+            self.set_link(ns, name, mtu=mtu)
+
+    def ensure_veth(self, ns: str, name: str, peer_ns: str, peer_name: str,
+                    peer_mac: str | None = None, mtu: int | None = None) -> None:
+        check_ifname(peer_name)
+        local = self._link_named(ns, name)
+        peer = self._link_named(peer_ns, peer_name)
+        paired = (local is not None and peer is not None and local.kind == peer.kind == "veth"
+                  and local.link_index == peer.index and peer.link_index == local.index)
+        if paired and local is not None and peer is not None:
+            if mtu and local.mtu != mtu:
+                self.set_link(ns, name, mtu=mtu)
+            if (peer_mac and peer.mac != peer_mac.lower()) or (mtu and peer.mtu != mtu):
+                self.set_link(peer_ns, peer_name, mac=peer_mac, mtu=mtu)
+            return
+        if local is not None:
+            self.delete_link(ns, name)
+        if peer is not None:
+            self.delete_link(peer_ns, peer_name)
+        peer_spec: dict[str, Any] = {"ifname": peer_name}
+        if peer_ns != ns:
+            self._ipr(peer_ns)  # NamespaceNotFound before a half-made pair
+            peer_spec["net_ns_fd"] = peer_ns
+        if peer_mac:
+            peer_spec["address"] = peer_mac
+        spec: dict[str, Any] = {"kind": "veth", "peer": peer_spec}
+        if mtu:
+            spec["mtu"] = mtu
+            peer_spec["mtu"] = mtu
+        self._add(ns, name, **spec)
+
+    def set_link(self, ns: str, name: str, *, up: bool | None = None,
+                 master: str | None = None, mtu: int | None = None,
+                 mac: str | None = None) -> None:
+        ipr = self._ipr(ns)
+        index = self._need(ns, name)
+        spec: dict[str, Any] = {}
+        if master is not None:
+            spec["master"] = self._need(ns, master)
+        if mtu is not None:
+            spec["mtu"] = mtu
+        if mac is not None:
+            spec["address"] = mac
+        if up is not None:
+            spec["state"] = "up" if up else "down"
+        if spec:
+            self._call(f"set {name} {spec}", lambda: ipr.link("set", index=index, **spec))
+
+    def delete_link(self, ns: str, name: str) -> None:
+        ipr = self._ipr(ns)
+        index = self._index(ns, name)
+        if index is not None:
+            self._call(f"delete {name}", lambda: ipr.link("del", index=index), tolerate=GONE)
+
+    # Addresses and routes -------------------------------------------------------
+    def addresses(self, ns: str, name: str) -> list[str]:
+        ipr = self._ipr(ns)
+        index = self._need(ns, name)
+        msgs = self._call("dump addresses", lambda: list(ipr.get_addr(index=index))) or []
+        result = []
+        for m in msgs:
+            address = m.get_attr("IFA_ADDRESS")
+            if address and not ipaddress.ip_address(address).is_link_local:
+                result.append(f"{address}/{m['prefixlen']}")
+        return result
+
+    def add_address(self, ns: str, name: str, cidr: str) -> None:
+        ipr = self._ipr(ns)
+        index = self._need(ns, name)
+        iface = ipaddress.ip_interface(cidr)
+        self._call(f"add address {cidr} to {name}",
+                   lambda: ipr.addr("add", index=index, address=str(iface.ip),
+                                    prefixlen=iface.network.prefixlen),
+                   tolerate=frozenset({errno.EEXIST}))
+
+    def delete_address(self, ns: str, name: str, cidr: str) -> None:
+        ipr = self._ipr(ns)
+        index = self._index(ns, name)
+        if index is None:
+            return
+        iface = ipaddress.ip_interface(cidr)
+        self._call(f"delete address {cidr} from {name}",
+                   lambda: ipr.addr("del", index=index, address=str(iface.ip),
+                                    prefixlen=iface.network.prefixlen), tolerate=GONE)
+
+    def routes(self, ns: str) -> list[Route]:
+        ipr = self._ipr(ns)
+        names = {lk.index: lk.name for lk in self.links(ns)}
+        result = []
+        for family in (socket.AF_INET, socket.AF_INET6):
+            msgs = self._call("dump routes", lambda f=family: list(  # type: ignore[misc]
+                ipr.get_routes(family=f, table=MAIN_TABLE))) or []
+            for m in msgs:
+                gateway = m.get_attr("RTA_GATEWAY")
+                if not gateway:
+                    continue
+                dst = m.get_attr("RTA_DST")
+                oif = m.get_attr("RTA_OIF")
+                result.append(Route(dst=f"{dst}/{m['dst_len']}" if dst else "default",
+                                    gateway=gateway, dev=names.get(oif) if oif else None))
+        return result
+
+    def _route_spec(self, ns: str, route: Route) -> dict[str, Any]:
+        probe = route.gateway or (route.dst if route.dst != "default" else "0.0.0.0")
+        spec: dict[str, Any] = {"dst": route.dst, "family": _family(probe.split("/")[0])}
+        if route.gateway:
+            spec["gateway"] = route.gateway
+        if route.dev:
+            spec["oif"] = self._need(ns, route.dev)
+        return spec
+
+    def add_route(self, ns: str, route: Route) -> None:
+        ipr = self._ipr(ns)
+        spec = self._route_spec(ns, route)
+        self._call(f"add route {route}", lambda: ipr.route("add", **spec),
+                   tolerate=frozenset({errno.EEXIST}))
+
+    def delete_route(self, ns: str, route: Route) -> None:
+        ipr = self._ipr(ns)
+        try:
+            spec = self._route_spec(ns, route)
+        except LinkNotFound:
+            return  # the device is gone and the route with it
+        self._call(f"delete route {route}", lambda: ipr.route("del", **spec), tolerate=GONE)
+
+    # L2 population --------------------------------------------------------------
+    def fdb(self, ns: str, dev: str) -> list[FdbEntry]:
+        ipr = self._ipr(ns)
+        index = self._need(ns, dev)
+        msgs = self._call("dump fdb", lambda: list(ipr.fdb("dump", ifindex=index))) or []
+        return sorted({FdbEntry(str(m.get_attr("NDA_LLADDR")), str(m.get_attr("NDA_DST")))
+                       for m in msgs
+                       if m.get_attr("NDA_DST") and m.get("ifindex") == index})
+
+    def add_fdb(self, ns: str, dev: str, entry: FdbEntry) -> None:
+        ipr = self._ipr(ns)
+        index = self._need(ns, dev)
+        # Several VTEPs share the all-zeros entry (head-end replication); one VTEP per MAC.
+        command = "append" if entry.mac == ZERO_MAC else "replace"
+        self._call(f"fdb {command} {entry}", lambda: ipr.fdb(
+            command, ifindex=index, lladdr=entry.mac, dst=entry.dst),
+            tolerate=frozenset({errno.EEXIST}))
+
+    def delete_fdb(self, ns: str, dev: str, entry: FdbEntry) -> None:
+        ipr = self._ipr(ns)
+        index = self._index(ns, dev)
+        if index is None:
+            return
+        self._call(f"fdb del {entry}", lambda: ipr.fdb(
+            "del", ifindex=index, lladdr=entry.mac, dst=entry.dst), tolerate=GONE)
+
+    def neighbours(self, ns: str, dev: str) -> list[Neighbour]:
+        ipr = self._ipr(ns)
+        index = self._need(ns, dev)
+        msgs = self._call("dump neighbours",
+                          lambda: list(ipr.get_neighbours(ifindex=index))) or []
+        return sorted({Neighbour(str(m.get_attr("NDA_DST")), str(m.get_attr("NDA_LLADDR")))
+                       for m in msgs
+                       if m["state"] & NUD_PERMANENT and m.get_attr("NDA_LLADDR")
+                       and m["ifindex"] == index})
+
+    def add_neighbour(self, ns: str, dev: str, entry: Neighbour) -> None:
+        ipr = self._ipr(ns)
+        index = self._need(ns, dev)
+        self._call(f"neigh replace {entry}", lambda: ipr.neigh(
+            "replace", dst=entry.ip, lladdr=entry.mac, ifindex=index, state=NUD_PERMANENT,
+            family=_family(entry.ip)))
+
+    def delete_neighbour(self, ns: str, dev: str, entry: Neighbour) -> None:
+        ipr = self._ipr(ns)
+        index = self._index(ns, dev)
+        if index is None:
+            return
+        self._call(f"neigh del {entry}", lambda: ipr.neigh(
+            "del", dst=entry.ip, lladdr=entry.mac, ifindex=index, family=_family(entry.ip)),
+            tolerate=GONE)
+
+
+def _link(msg: Any, names: dict[int, str]) -> Link:
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or ""
+    data = info.get_attr("IFLA_INFO_DATA") if info else None
+    master = msg.get_attr("IFLA_MASTER")
+    link_index = msg.get_attr("IFLA_LINK")
+    vni = local_ip = vlan_id = parent = None
+    if kind == "vxlan" and data is not None:
+        vni = data.get_attr("IFLA_VXLAN_ID")
+        local_ip = data.get_attr("IFLA_VXLAN_LOCAL")
+        lower = data.get_attr("IFLA_VXLAN_LINK")
+        parent = names.get(lower) if lower else None
+    elif kind == "vlan" and data is not None:
+        vlan_id = data.get_attr("IFLA_VLAN_ID")
+        parent = names.get(link_index) if link_index else None
+    return Link(
+        name=str(msg.get_attr("IFLA_IFNAME")),
+        kind=str(kind),
+        mac=str(msg.get_attr("IFLA_ADDRESS") or ""),
+        mtu=int(msg.get_attr("IFLA_MTU") or 0),
+        up=bool(msg["flags"] & IFF_UP),
+        master=names.get(master) if master else None,
+        vni=vni, local_ip=local_ip, vlan_id=vlan_id, parent=parent,
+        index=int(msg["index"]),
+        link_index=int(link_index) if link_index else None,
+    )
