@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
 from tricircle_lb.common.context import Context
-from tricircle_lb.common.errors import Conflict
+from tricircle_lb.common.errors import BadRequest, Conflict
 from tricircle_lb.networking import policy, schemas, views
 from tricircle_lb.networking.central.base import (
     Body,
@@ -188,15 +188,17 @@ def _protocol(value: str | int | None) -> str | None:
         return None if text == "any" else text
     if text.isdigit() and 0 <= int(text) <= 255:
         return text
-    raise invalid(f"Security group rule protocol {value} not supported. Only protocol values "
-                  f"{sorted(PROTOCOLS)} and integer representations [0 to 255] are supported.")
+    raise BadRequest(f"Security group rule protocol {value} not supported. Only protocol "
+                     f"values {sorted(PROTOCOLS)} and integer representations [0 to 255] are "
+                     "supported.", kind="SecurityGroupRuleInvalidProtocol")
 
 
 def _check_ports(protocol: str | None, low: int | None, high: int | None) -> None:
     if low is None and high is None:
         return
     if protocol is None:
-        raise invalid("Must also specify protocol if port range is given.")
+        raise BadRequest("Must also specify protocol if port range is given.",
+                         kind="SecurityGroupProtocolRequiredWithPorts")
     if protocol in ("icmp", "icmpv6", "ipv6-icmp", "1", "58"):
         for value, name in ((low, "type"), (high, "code")):
             if value is not None and not 0 <= value <= 255:
@@ -205,9 +207,11 @@ def _check_ports(protocol: str | None, low: int | None, high: int | None) -> Non
     if protocol not in PORTED:
         raise invalid(f"Ports are not supported for protocol {protocol}")
     if low is None or high is None or not (1 <= low <= 65535 and 1 <= high <= 65535):
-        raise invalid("Invalid port range: ports must be 1..65535")
+        raise BadRequest(f"Invalid value for port {low if low is not None else high}",
+                         kind="SecurityGroupInvalidPortValue")
     if low > high:
-        raise invalid("For TCP/UDP protocols, port_range_min must be <= port_range_max")
+        raise BadRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max",
+                         kind="SecurityGroupInvalidPortRange")
 
 
 def _prefix(prefix: str | None, ethertype: str) -> str | None:
@@ -218,5 +222,6 @@ def _prefix(prefix: str | None, ethertype: str) -> str | None:
     except ValueError as exc:
         raise invalid(f"'{prefix}' is not a valid IP prefix") from exc
     if f"IPv{net.version}" != ethertype:
-        raise invalid(f"Conflicting value ethertype {ethertype} for CIDR {prefix}")
+        raise BadRequest(f"Conflicting value ethertype {ethertype} for CIDR {prefix}",
+                         kind="SecurityGroupRuleParameterConflict")
     return str(net)

@@ -25,7 +25,7 @@ from tricircle_lb.networking.config import NetworkingConfig
 from tricircle_lb.networking.errors import not_found
 from tricircle_lb.networking.local import mirror_store
 from tricircle_lb.networking.local.agents import Agents
-from tricircle_lb.networking.local.central_client import CentralClient
+from tricircle_lb.networking.local.central_client import CentralClient, seg
 from tricircle_lb.networking.models import (
     Network,
     Port,
@@ -74,7 +74,7 @@ class LocalPlugin:
         with self.db.read() as session:
             if session.get(mirror_store.MODELS[resource_type], resource_id) is not None:
                 return
-        path = f"/v2.0/{PATHS[resource_type]}/{resource_id}"
+        path = f"/v2.0/{PATHS[resource_type]}/{seg(resource_id)}"
         body = self.central.request("GET", path)[resource_type]
         self.mirror(resource_type, body)
 
@@ -92,7 +92,7 @@ class LocalPlugin:
                 if not self._visible(session, ctx, row):
                     raise not_found(resource_type, resource_id)
                 return self._view(session, resource_type, row)
-        path = f"/v2.0/{PATHS[resource_type]}/{resource_id}"
+        path = f"/v2.0/{PATHS[resource_type]}/{seg(resource_id)}"
         body = self.central.request("GET", path, ctx.token)[resource_type]
         return self.mirror(resource_type, body)
 
@@ -139,7 +139,7 @@ class LocalPlugin:
             return "absent"
         try:
             body = self.central.request(
-                "GET", f"/v2.0/{PATHS[resource_type]}/{resource_id}")[resource_type]
+                "GET", f"/v2.0/{PATHS[resource_type]}/{seg(resource_id)}")[resource_type]
         except NotFound:
             with self.db.write() as session:
                 mirror_store.remove(session, resource_type, resource_id)
@@ -159,19 +159,19 @@ class LocalPlugin:
             return self.mirror(resource_type, created)
         except ApiError:
             # Nothing half-done: undo the creation at central.
-            self.central.request("DELETE", f"/v2.0/{PATHS[resource_type]}/{created['id']}",
+            self.central.request("DELETE", f"/v2.0/{PATHS[resource_type]}/{seg(created['id'])}",
                                  ctx.token)
             raise
 
     def _update(self, ctx: Context, resource_type: str, resource_id: str, body: Body) -> Body:
         self._get(ctx, resource_type, resource_id)
-        updated = self.central.request("PUT", f"/v2.0/{PATHS[resource_type]}/{resource_id}",
+        updated = self.central.request("PUT", f"/v2.0/{PATHS[resource_type]}/{seg(resource_id)}",
                                        ctx.token, body={resource_type: body})[resource_type]
         return self.mirror(resource_type, updated)
 
     def _delete(self, ctx: Context, resource_type: str, resource_id: str) -> None:
         try:
-            self.central.request("DELETE", f"/v2.0/{PATHS[resource_type]}/{resource_id}",
+            self.central.request("DELETE", f"/v2.0/{PATHS[resource_type]}/{seg(resource_id)}",
                                  ctx.token)
         except NotFound:
             with self.db.read() as session:
@@ -252,7 +252,7 @@ class LocalPlugin:
 
     def set_port_status(self, ctx: Context, port_id: str, status: str) -> Body:
         policy.enforce_admin(ctx, "update_port:status")
-        body = self.central.request("PUT", f"/v1.0/ports/{port_id}/status",
+        body = self.central.request("PUT", f"/v1.0/ports/{seg(port_id)}/status",
                                     body={"status": status})["port"]
         return self.mirror("port", body)
 
@@ -323,7 +323,7 @@ class LocalPlugin:
             row = session.get(SecurityGroupRule, rule_id)
             if row is not None and policy.can_see(ctx, row.project_id):
                 return views.security_group_rule(row)
-        body = self.central.request("GET", f"/v2.0/security-group-rules/{rule_id}",
+        body = self.central.request("GET", f"/v2.0/security-group-rules/{seg(rule_id)}",
                                     ctx.token)["security_group_rule"]
         self._ensure("security_group", body["security_group_id"])
         return dict(body)
@@ -335,7 +335,7 @@ class LocalPlugin:
 
     def delete_security_group_rule(self, ctx: Context, rule_id: str) -> None:
         rule = self.get_security_group_rule(ctx, rule_id)
-        self.central.request("DELETE", f"/v2.0/security-group-rules/{rule_id}", ctx.token)
+        self.central.request("DELETE", f"/v2.0/security-group-rules/{seg(rule_id)}", ctx.token)
         self.sync("security_group", rule["security_group_id"])
 
     # -- the rest -------------------------------------------------------------
@@ -344,7 +344,7 @@ class LocalPlugin:
                  tags: list[str]) -> list[str]:
         resource_type = {v: k for k, v in PATHS.items()}[collection]
         self._get(ctx, resource_type, resource_id)
-        result = self.central.request("PUT", f"/v2.0/{collection}/{resource_id}/tags",
+        result = self.central.request("PUT", f"/v2.0/{collection}/{seg(resource_id)}/tags",
                                       ctx.token, body={"tags": tags})
         self.sync(resource_type, resource_id)
         return list(result["tags"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -70,6 +71,11 @@ class CentralClient:
         self.request("POST", "/v1.0/routings", body={"routing": {
             "top_id": resource_id, "bottom_id": resource_id, "pod_id": self.pod_id(),
             "project_id": project_id, "resource_type": resource_type}})
+
+
+def seg(value: str) -> str:
+    """``value`` quoted as one URL path segment (ids come from callers' URLs)."""
+    return quote(value, safe="")
 
 
 def _error(resp: httpx.Response) -> ApiError:

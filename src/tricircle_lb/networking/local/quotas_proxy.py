@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tricircle_lb.common.context import Context
-from tricircle_lb.networking.local.central_client import CentralClient
+from tricircle_lb.networking.local.central_client import CentralClient, seg
 
 Body = dict[str, Any]
 
@@ -15,20 +15,21 @@ class CentralQuotas:
         self.central = central
 
     def show(self, ctx: Context, project_id: str) -> Body:
-        return self.central.request("GET", f"/v2.0/quotas/{project_id}", ctx.token)
+        return self.central.request("GET", f"/v2.0/quotas/{seg(project_id)}", ctx.token)
 
     def default(self, ctx: Context, project_id: str) -> Body:
-        return self.central.request("GET", f"/v2.0/quotas/{project_id}/default", ctx.token)
+        return self.central.request("GET", f"/v2.0/quotas/{seg(project_id)}/default", ctx.token)
 
     def details(self, ctx: Context, project_id: str) -> Body:
-        return self.central.request("GET", f"/v2.0/quotas/{project_id}/details", ctx.token)
+        return self.central.request("GET", f"/v2.0/quotas/{seg(project_id)}/details", ctx.token)
 
     def list(self, ctx: Context) -> Body:
         return self.central.request("GET", "/v2.0/quotas", ctx.token)
 
     def update(self, ctx: Context, project_id: str, changes: dict[str, int]) -> Body:
-        return self.central.request("PUT", f"/v2.0/quotas/{project_id}", ctx.token,
-                                    body={"quota": changes})
+        return self.central.request(
+            "PUT", f"/v2.0/quotas/{seg(project_id)}", ctx.token, body={"quota": changes}
+        )
 
     def reset(self, ctx: Context, project_id: str) -> None:
-        self.central.request("DELETE", f"/v2.0/quotas/{project_id}", ctx.token)
+        self.central.request("DELETE", f"/v2.0/quotas/{seg(project_id)}", ctx.token)
