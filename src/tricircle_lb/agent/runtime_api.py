@@ -1,0 +1,43 @@
+"""What the agent needs from the instance runtime (``agent/instances.py``).
+
+An instance is a network namespace ``tcl-i-<first 12 hex of its id>`` on
+its host, with its own hostname and process tree, running its user-data.
+The agent plugs the instance's ports into that namespace, then calls
+:meth:`InstanceRuntime.start`.
+
+Contract: every method is idempotent and may be called again after the agent
+was restarted or killed; the runtime finds its state from what exists
+(namespaces, pid files under ``<state_dir>/instances/``), not from memory.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class InstanceRuntime(Protocol):
+    def namespace(self, instance_id: str) -> str:
+        """``tcl-i-<first 12 hex of id without dashes>`` (whether it exists or not)."""
+        ...
+
+    def ensure_namespace(self, instance_id: str) -> str:
+        """Create the instance's namespace if missing; its name."""
+        ...
+
+    def is_running(self, instance_id: str) -> bool: ...
+
+    def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
+        """Start the instance's processes (after its ports are plugged); no-op if running."""
+        ...
+
+    def remove(self, instance_id: str) -> None:
+        """Kill its processes, delete its namespace and files."""
+        ...
+
+    def known(self) -> list[str]:
+        """Ids of the instances that have a namespace on this host."""
+        ...
+
+    def console(self, instance_id: str) -> str:
+        """The console log text (the output of its user-data)."""
+        ...
