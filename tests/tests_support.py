@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -46,23 +47,33 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def write_topology(path: Path, state_dir: Path, regions: int = 2) -> dict[str, int]:
-    """A test topology like the default one, on free ports; the ports by service."""
-    ports = free_ports(2 + regions)
+def write_topology(path: Path, state_dir: Path, regions: int = 2,
+                   hosts_per_region: int = 2) -> dict[str, int]:
+    """A test topology like the default one, on free ports; the ports by service.
+
+    Its namespaces get a prefix of their own (``tcl-t<hex>-``), so test
+    deployments never touch each other's or a running demo's.
+    """
+    ports = free_ports(2 + 2 * regions)
     names = [f"Region{n}" for n in ("One", "Two", "Three", "Four")[:regions]]
+    prefix = f"tcl-t{secrets.token_hex(3)}-"
     text = [
         "[DEFAULT]", f"state_dir = {state_dir}", "bind_host = 127.0.0.1", "",
         "[identity]", f"port = {ports[0]}", "token_expiration = 3600", "",
         "[central]", "region_name = CentralRegion", f"port = {ports[1]}", "",
+        "[underlay]", f"prefix = {prefix}", "",
     ]
     for i, name in enumerate(names):
+        hosts = ", ".join(f"{name}-host{n + 1}" for n in range(hosts_per_region))
         text += [f"[region:{name}]", f"availability_zone = az{i + 1}",
                  f"network_port = {ports[2 + i]}",
+                 f"compute_port = {ports[2 + regions + i]}",
                  f"mgmt_subnet_cidr = 192.168.{10 * (i + 1)}.0/24",
-                 f"controller_host = {name}-controller", ""]
+                 f"controller_host = {name}-controller", f"hosts = {hosts}", ""]
     path.write_text("\n".join(text))
     result = {"identity": ports[0], "central": ports[1]}
     result.update({f"region-{n}": ports[2 + i] for i, n in enumerate(names)})
+    result.update({f"compute-{n}": ports[2 + regions + i] for i, n in enumerate(names)})
     return result
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -213,6 +214,43 @@ def serve(
     from tricircle_lb.deploy.serve import serve as run
 
     run(kind, config_file)
+
+
+@app.command(name="exec", context_settings={"allow_extra_args": True,
+                                             "ignore_unknown_options": True})
+def exec_(
+    ctx: typer.Context,
+    region: Annotated[str, typer.Option("--region", help="Region of the server or probe.")],
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Run inside this instance (name or id).")] = None,
+    network: Annotated[str | None, typer.Option(
+        "--network", help="Run in a probe namespace with its own port on this network "
+                          "(name or id), like `ip netns exec dhcp-<net>`.")] = None,
+    keep_probe: Annotated[bool, typer.Option(
+        "--keep-probe", help="Keep the probe's port and namespace for the next exec.")] = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Run a command in an instance or on a network: exec --region R --server S -- CMD…"""
+    from tricircle_lb.deploy import probe
+
+    command = list(ctx.args)
+    if not command or (server is None) == (network is None):
+        _fail("give exactly one of --server or --network, then -- and a command")
+    dep = _open(config, state_dir)
+    secrets = dep.secrets()
+    if secrets is None:
+        _fail(f"no deployment in {dep.paths.root}: run `tricircle-lb up` first")
+    try:
+        if server is not None:
+            line = probe.server_command(dep.topology, secrets, region, server, command)
+            raise typer.Exit(subprocess.call(line))
+        assert network is not None
+        with probe.probe(dep.topology, secrets, region, network, keep=keep_probe) as p:
+            code = probe.run_in_namespace(p.namespace, command)
+        raise typer.Exit(code)
+    except (probe.ExecError, LauncherError) as exc:
+        _fail(str(exc))
 
 
 @app.command(hidden=True)

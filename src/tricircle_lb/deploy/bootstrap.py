@@ -111,7 +111,7 @@ SECURITY_GROUPS: dict[str, tuple[str, list[Rule]]] = {
 
 
 def catalog(topology: Topology, svcs: list[Service]) -> list[CatalogEntry]:
-    """Every endpoint the catalog should hold (compute, image, load-balancer: later)."""
+    """Every endpoint the catalog should hold (load-balancer: later)."""
     entries: list[CatalogEntry] = []
     auth_url = identity_url(topology)
     regions = [topology.central.region_name, *topology.region_names]
@@ -120,7 +120,26 @@ def catalog(topology: Topology, svcs: list[Service]) -> list[CatalogEntry]:
     for svc in svcs:
         if svc.kind is Kind.NETWORKING and svc.region is not None:
             entries.append(CatalogEntry("network", "neutron", "Networking", svc.region, svc.url))
+        elif svc.kind is Kind.COMPUTE and svc.region is not None:
+            entries.append(CatalogEntry("compute", "nova", "Compute", svc.region,
+                                        f"{svc.url}/v2.1"))
+            entries.append(CatalogEntry("image", "glance", "Image", svc.region,
+                                        f"{svc.url}/image"))
     return entries
+
+
+def wait_agents(topology: Topology, secrets: Secrets) -> None:
+    """Every host's agent is listed alive by its region (Retryable until then)."""
+    with admin_client(topology, secrets) as (client, token):
+        for svc in services(topology):
+            if svc.kind is not Kind.NETWORKING or svc.name == "central":
+                continue
+            assert svc.region is not None
+            agents = Api(client, svc.url, token).call("GET", "/v2.0/agents")["agents"]
+            alive = {a["host"] for a in agents if a["alive"]}
+            missing = set(topology.region(svc.region).all_hosts) - alive
+            if missing:
+                raise Retryable(f"agents of {', '.join(sorted(missing))} not alive yet")
 
 
 class Api:

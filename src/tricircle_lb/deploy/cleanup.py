@@ -1,9 +1,8 @@
 """Removing what a deployment created outside its state directory.
 
-``down`` calls :func:`cleanup` after every process is stopped. Nothing in
-the control plane creates kernel objects yet; the data plane (next issues)
-adds its removal here: network namespaces and interfaces it created, all
-named with :data:`PREFIX`, and any process left in them. Each step must be
+``down`` calls :func:`cleanup` after every process is stopped: the data
+plane's namespaces (named with the deployment's prefix, ``tcl-`` by default;
+interfaces live inside them and go with them) and any process left in them. Each step must be
 idempotent and tolerate objects that are already gone, because ``down`` is
 safe to run twice and after a crash.
 """
@@ -21,8 +20,22 @@ PREFIX = "tcl-"
 
 Step = Callable[[Topology], list[str]]
 
-# Later issues append steps; each returns a human-readable line per object removed.
-STEPS: list[Step] = []
+
+
+def remove_namespaces(topology: Topology) -> list[str]:
+    """Every namespace of this deployment (underlay, hosts, instances, probes) and
+    every process left in one."""
+    from tricircle_lb.dataplane.teardown import teardown_all
+    from tricircle_lb.deploy.services import namespace_kinds
+
+    removed: list[str] = []
+    for kind in namespace_kinds(topology):
+        removed += teardown_all(kind)
+    return removed
+
+
+# Each step returns a human-readable line per object removed.
+STEPS: list[Step] = [remove_namespaces]
 
 
 def cleanup(topology: Topology) -> list[str]:

@@ -24,6 +24,7 @@ from tricircle_lb.deploy.services import Kind
 APP_MODULES = {
     Kind.IDENTITY: "tricircle_lb.identity.app",
     Kind.NETWORKING: "tricircle_lb.networking.app",
+    Kind.COMPUTE: "tricircle_lb.compute.app",
 }
 
 
@@ -34,6 +35,10 @@ def app_factory(kind: Kind) -> Callable[[Path], FastAPI]:
 
 def serve(kind: Kind, config_file: Path) -> None:
     """Serve until SIGTERM/SIGINT (uvicorn shuts down gracefully on either)."""
+    if kind is Kind.AGENT:
+        from tricircle_lb.agent.main import run
+
+        raise SystemExit(run(config_file))
     parser = common_config.read(config_file)
     server = common_config.ServerConfig.from_parser(parser)
     # A default for records emitted before the app sets up its own log.

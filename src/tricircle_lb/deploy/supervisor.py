@@ -36,8 +36,9 @@ from types import FrameType
 
 import httpx
 
+from tricircle_lb.dataplane.underlay import Underlay
 from tricircle_lb.deploy import bootstrap, processes
-from tricircle_lb.deploy.services import Kind, Service
+from tricircle_lb.deploy.services import Kind, Service, underlay_spec
 from tricircle_lb.deploy.state import Secrets, StatePaths, read_json, write_json
 from tricircle_lb.deploy.topology import Topology
 
@@ -129,18 +130,29 @@ class Supervisor:
         central = [c for c in self.children if c.service.name == "central"]
         regions = [c for c in self.children
                    if c.service.kind is Kind.NETWORKING and c.service.name != "central"]
-        for group in (identity, central, regions):
+        compute = [c for c in self.children if c.service.kind is Kind.COMPUTE]
+        agents = [c for c in self.children if c.service.kind is Kind.AGENT]
+        for group in (identity, central, regions, compute, agents):
             if not group:
                 continue
+            if group is agents:
+                self.progress("building the underlay (host namespaces, VTEPs, trunks)")
+                Underlay(underlay_spec(self.topology)).ensure()
             for child in group:
-                self.progress(f"starting {child.service.label} on {child.service.url}")
+                where = f" on {child.service.url}" if child.service.has_api else ""
+                self.progress(f"starting {child.service.label}{where}")
                 self._spawn(child)
             for child in group:
-                self._wait_healthy(child)
+                if child.service.has_api:
+                    self._wait_healthy(child)
             if group is identity:
                 self.progress("bootstrapping identity (projects, users, regions, catalog)")
                 self._retrying("identity bootstrap", lambda: bootstrap.identity(
                     self.topology, self.secrets, [c.service for c in self.children]))
+            if group is agents:
+                self.progress("waiting for every host agent to report")
+                self._retrying("host agents", lambda: bootstrap.wait_agents(
+                    self.topology, self.secrets), timeout=HEALTH_TIMEOUT)
         if regions:
             self.progress("creating pods and the management networks of every region")
             self._retrying("networking bootstrap",

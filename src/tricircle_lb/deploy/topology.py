@@ -7,8 +7,11 @@ is the packaged default; docs/config/deployment.md documents every option)::
     [identity]     port, token_expiration
     [central]      region_name, port, tenant_network_types, vni_ranges,
                    network_vlan_ranges, flat_networks
-    [region:NAME]  availability_zone, network_port, mgmt_subnet_cidr,
-                   controller_host          (one stanza per region, in order)
+    [underlay]     cidr, prefix             (VTEP addresses and namespace names of the
+                                             embedded hosts)
+    [region:NAME]  availability_zone, network_port, compute_port,
+                   mgmt_subnet_cidr, controller_host, hosts
+                                            (one stanza per region, in order)
 
 :func:`load` parses and validates the whole file and raises
 :class:`TopologyError` naming the section and option of the first bad value,
@@ -32,6 +35,7 @@ NETWORK_TYPES = ("vxlan", "vlan", "flat", "local")
 REGION_PREFIX = "region:"
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_PREFIX = re.compile(r"^tcl-(?:[a-z0-9]{1,8}-)?$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})$")
 
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -39,8 +43,9 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "identity": frozenset({"port", "token_expiration"}),
     "central": frozenset({"region_name", "port", "tenant_network_types", "vni_ranges",
                           "network_vlan_ranges", "flat_networks"}),
-    "region": frozenset({"availability_zone", "network_port", "mgmt_subnet_cidr",
-                         "controller_host"}),
+    "region": frozenset({"availability_zone", "network_port", "compute_port",
+                         "mgmt_subnet_cidr", "controller_host", "hosts"}),
+    "underlay": frozenset({"cidr", "prefix"}),
 }
 
 
@@ -61,7 +66,14 @@ class CentralSpec:
     tenant_network_types: tuple[str, ...] = ("vxlan", "local", "vlan", "flat")
     vni_ranges: tuple[str, ...] = ("1001:2000",)
     network_vlan_ranges: tuple[str, ...] = ("physnet1:100:199",)
-    flat_networks: tuple[str, ...] = ("physnet1",)
+    flat_networks: tuple[str, ...] = ("physnet2",)
+
+    @property
+    def physical_networks(self) -> tuple[str, ...]:
+        """Every physical network a host must be wired to (VLAN ranges and flat)."""
+        names = {item.partition(":")[0] for item in self.network_vlan_ranges}
+        names |= {p for p in self.flat_networks if p != "*"}
+        return tuple(sorted(names))
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,13 @@ class RegionSpec:
     network_port: int
     mgmt_subnet_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network
     controller_host: str
+    compute_port: int = 0
+    hosts: tuple[str, ...] = ()  # where instances and amphorae run
+
+    @property
+    def all_hosts(self) -> tuple[str, ...]:
+        """Every host of the region with an agent: the controller, then the others."""
+        return tuple(dict.fromkeys((self.controller_host, *self.hosts)))
 
     @property
     def mgmt_net_name(self) -> str:
@@ -95,6 +114,21 @@ class Topology:
     identity: IdentitySpec
     central: CentralSpec
     regions: tuple[RegionSpec, ...]
+    underlay_cidr: str = "198.18.0.0/15"
+    # Every namespace this deployment makes starts with this (``tcl-h-…``,
+    # ``tcl-i-…``), so two deployments on one machine never touch each other's.
+    prefix: str = "tcl-"
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Every host of every region, in file order (their VTEPs follow that order)."""
+        return tuple(h for region in self.regions for h in region.all_hosts)
+
+    def region_of_host(self, host: str) -> RegionSpec:
+        for region in self.regions:
+            if host in region.all_hosts:
+                return region
+        raise TopologyError(f"unknown host {host!r}")
 
     def region(self, name: str) -> RegionSpec:
         for region in self.regions:
@@ -182,8 +216,23 @@ def _build(parser: configparser.ConfigParser, state_dir: Path | None) -> Topolog
     if not regions:
         raise TopologyError("at least one [region:NAME] section is required")
     _check_unique(identity, central, regions)
+    cidr = _get(parser, "underlay", "cidr", "198.18.0.0/15")
+    try:
+        underlay = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as exc:
+        raise TopologyError(f"[underlay] cidr: {exc}") from exc
+    prefix = _get(parser, "underlay", "prefix", "tcl-")
+    if not _PREFIX.match(prefix):
+        raise TopologyError(f"[underlay] prefix: {prefix!r} must be 'tcl-' followed by at "
+                            "most 8 lowercase letters or digits and a '-'")
+    hosts = [h for r in regions for h in r.all_hosts]
+    if len(set(hosts)) != len(hosts):
+        raise TopologyError("a host name is used in two regions")
+    if underlay.num_addresses - 2 < len(hosts):
+        raise TopologyError(f"[underlay] cidr: {cidr} is too small for {len(hosts)} hosts")
     return Topology(state_dir=state_dir, bind_host=bind_host, identity=identity,
-                    central=central, regions=regions)
+                    central=central, regions=regions, underlay_cidr=str(underlay),
+                    prefix=prefix)
 
 
 def _central(parser: configparser.ConfigParser) -> CentralSpec:
@@ -247,6 +296,16 @@ def _region(parser: configparser.ConfigParser, section: str, index: int) -> Regi
     host = _get(parser, section, "controller_host", f"{name}-controller")
     if not _HOST.match(host):
         raise TopologyError(f"[{section}] controller_host: {host!r} is not a host name")
+    hosts = _list(parser, section, "hosts", (f"{name}-host1", f"{name}-host2"))
+    if not hosts:
+        raise TopologyError(f"[{section}] hosts: at least one host is required")
+    for h in hosts:
+        if not _HOST.match(h):
+            raise TopologyError(f"[{section}] hosts: {h!r} is not a host name")
+    if len(set(hosts)) != len(hosts):
+        raise TopologyError(f"[{section}] hosts: a host is listed twice")
+    if not parser.has_option(section, "compute_port"):
+        raise TopologyError(f"[{section}] compute_port is required")
     return RegionSpec(
         name=name,
         index=index,
@@ -254,6 +313,8 @@ def _region(parser: configparser.ConfigParser, section: str, index: int) -> Regi
         network_port=_port(parser, section, "network_port", 0),
         mgmt_subnet_cidr=cidr,
         controller_host=host,
+        compute_port=_port(parser, section, "compute_port", 0),
+        hosts=hosts,
     )
 
 
@@ -272,6 +333,7 @@ def _check_unique(identity: IdentitySpec, central: CentralSpec,
     for region in regions:
         section = f"[{REGION_PREFIX}{region.name}]"
         claim(region.network_port, f"{section} network_port")
+        claim(region.compute_port, f"{section} compute_port")
         if region.name in names:
             raise TopologyError(f"{section}: region name {region.name!r} is already used by "
                                 f"{names[region.name]}")

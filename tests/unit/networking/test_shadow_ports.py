@@ -99,3 +99,15 @@ def test_agent_reports_port_active(cloud: Cloud) -> None:
     error(cloud.client("RegionOne", "demo-token").put(
         f"/v1.0/ports/{port['id']}/status", json={"status": "DOWN"}), 403)
     error(r1.put(f"/v1.0/ports/{port['id']}/status", json={"status": "UP"}), 400)
+
+
+def test_ports_bound_before_their_agent_reported_get_its_vtep(cloud: Cloud) -> None:
+    net_id, _ = setup_net(cloud)
+    early = bound_port(cloud, "RegionOne", net_id, "r1-late")
+    assert early["binding:vif_type"] == "binding_failed"
+    report(cloud, "RegionOne", "r1-late", "198.18.0.9")
+    port = ok(cloud.client("RegionOne").get(f"/v2.0/ports/{early['id']}"))["port"]
+    assert port["binding:profile"]["tunnel_ip"] == "198.18.0.9"
+    assert port["binding:vif_type"] == "bridge"
+    at_central = ok(cloud.client("CentralRegion").get(f"/v2.0/ports/{early['id']}"))["port"]
+    assert at_central["binding:profile"]["tunnel_ip"] == "198.18.0.9"

@@ -147,7 +147,10 @@ def local_router() -> APIRouter:
     def report_agent(host: str, body: schemas.AgentReportBody, request: Request,
                      ctx: Context = Depends(caller)) -> Body:
         """Host agents call this at start and as a heartbeat."""
-        return {"agent": request.app.state.agents.report(ctx, host, body.agent)}
+        agent, changed = request.app.state.agents.report(ctx, host, body.agent)
+        if changed:
+            request.app.state.plugin.refresh_bindings(host)
+        return {"agent": agent}
 
     return router
 

@@ -256,6 +256,25 @@ class LocalPlugin:
                                     body={"status": status})["port"]
         return self.mirror("port", body)
 
+    def refresh_bindings(self, host: str) -> int:
+        """Give ports bound to ``host`` before its agent reported (or since its VTEP
+        changed) the host's current VTEP; how many were updated."""
+        with self.db.read() as session:
+            ports = [(p.id, dict(p.binding_profile or {})) for p in session.scalars(
+                select(Port).where(Port.binding_host_id == host,
+                                   Port.device_owner != SHADOW_OWNER))]
+        tunnel_ip = self.agents.tunnel_ip(host)
+        updated = 0
+        for port_id, profile in ports:
+            if profile.get("tunnel_ip") == tunnel_ip:
+                continue
+            body = self._with_binding({"binding:host_id": host, "binding:profile": profile})
+            port = self.central.request("PUT", f"/v2.0/ports/{seg(port_id)}",
+                                        body={"port": body})["port"]
+            self.mirror("port", port)
+            updated += 1
+        return updated
+
     def sync_shadow_ports(self, network_id: str) -> list[str]:
         """Hold the bound ports other regions have on ``network_id`` as shadow ports.
 

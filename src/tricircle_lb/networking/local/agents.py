@@ -31,7 +31,8 @@ class Agents:
         self.region = region
         self.availability_zone = availability_zone
 
-    def report(self, ctx: Context, host: str, report: schemas.AgentReport) -> Body:
+    def report(self, ctx: Context, host: str, report: schemas.AgentReport) -> tuple[Body, bool]:
+        """Record a heartbeat; the agent's view and whether its VTEP is new or changed."""
         policy.enforce_admin(ctx, "report_agent_state")
         if report.tunnel_ip is not None:
             try:
@@ -43,12 +44,13 @@ class Agents:
             if row is None:
                 row = Agent(id=str(uuid.uuid4()), host=host, created_at=utcnow())
                 session.add(row)
+            changed = row.tunnel_ip != report.tunnel_ip
             row.agent_type, row.binary = report.agent_type, report.binary
             row.tunnel_ip = report.tunnel_ip
             row.configurations = dict(report.configurations)
             row.heartbeat_at = utcnow()
             session.flush()
-            return self.view(row)
+            return self.view(row), changed
 
     def tunnel_ip(self, host: str) -> str | None:
         with self.db.read() as session:
