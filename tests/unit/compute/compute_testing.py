@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "networking"))
 
-from networking_testing import HOSTS, Cloud  # noqa: E402
+from networking_testing import HOSTS, Cloud
 
 COMPUTE_HOST = "c1.test"
 HOSTS_OF_REGION = ("RegionOne-host1", "RegionOne-host2")
@@ -96,7 +96,7 @@ def fault(resp: httpx.Response, status: int) -> str:
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert len(body) == 1, body
-    (name, inner), = body.items()
+    (_name, inner), = body.items()
     assert inner["code"] == status, body
     return str(inner["message"])
 

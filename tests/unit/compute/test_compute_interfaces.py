@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from compute_testing import NOT_LOCATED, ComputeCloud, fault, ok
 
 from tricircle_lb.compute.catalog import image_id_of
@@ -67,9 +69,9 @@ def test_attach_refusals(cc: ComputeCloud) -> None:
         "interfaceAttachment": {"port_id": missing}}), 404)
     assert fault(client.post(f"/v2.1/servers/{server_id}/os-interface", json={
         "interfaceAttachment": {"net_id": missing}}), 404)
-    remote = cc.make_network("r2-only", "admin-token", cidr="10.0.30.0/24", **{
-        "provider:network_type": "local", "availability_zone_hints": ["RegionTwo"],
-        "shared": True})
+    local: dict[str, Any] = {"provider:network_type": "local",
+                             "availability_zone_hints": ["RegionTwo"], "shared": True}
+    remote = cc.make_network("r2-only", "admin-token", cidr="10.0.30.0/24", **local)
     assert NOT_LOCATED in fault(client.post(f"/v2.1/servers/{server_id}/os-interface", json={
         "interfaceAttachment": {"net_id": remote["id"]}}), 400)
     assert cc.central_ports(remote["id"]) == []

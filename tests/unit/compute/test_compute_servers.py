@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+from typing import Any
 
 import pytest
 from compute_testing import NOT_LOCATED, ComputeCloud, fault, ok
@@ -15,14 +16,14 @@ CIRROS = image_id_of("RegionOne", "cirros")
 
 
 def boot(cc: ComputeCloud, token: str = "demo-token", status: int = 202,
-         version: str = "2.79", **server: object) -> dict[str, object]:
+         version: str = "2.79", **server: Any) -> dict[str, Any]:
     body = {"name": "vm1", "imageRef": CIRROS, "flavorRef": "1", **server}
     resp = cc.compute(token, version).post("/v2.1/servers", json={"server": body})
     assert resp.status_code == status, resp.text
     return dict(resp.json())
 
 
-def show(cc: ComputeCloud, server_id: str, token: str = "admin-token") -> dict[str, object]:
+def show(cc: ComputeCloud, server_id: str, token: str = "admin-token") -> dict[str, Any]:
     return dict(ok(cc.compute(token).get(f"/v2.1/servers/{server_id}"))["server"])
 
 
@@ -31,7 +32,6 @@ def test_create_with_network_creates_and_binds_ports(cc: ComputeCloud) -> None:
     user_data = base64.b64encode(b"#!/bin/sh\necho hello\n").decode()
     created = boot(cc, networks=[{"uuid": net["id"]}], user_data=user_data,
                    metadata={"role": "web"})["server"]
-    assert isinstance(created, dict)
     server_id = created["id"]
     ports = cc.ports_of(server_id)
     assert len(ports) == 1
@@ -49,8 +49,8 @@ def test_create_with_network_creates_and_binds_ports(cc: ComputeCloud) -> None:
     assert server["OS-EXT-SRV-ATTR:user_data"] == user_data
     assert server["OS-EXT-SRV-ATTR:hostname"] == "vm1"
     assert server["metadata"] == {"role": "web"}
-    assert server["flavor"]["original_name"] == "m1.tiny"  # type: ignore[index]
-    address = server["addresses"]["net1"][0]  # type: ignore[index]
+    assert server["flavor"]["original_name"] == "m1.tiny"
+    address = server["addresses"]["net1"][0]
     assert address["addr"] == port["fixed_ips"][0]["ip_address"]
     assert address["OS-EXT-IPS-MAC:mac_addr"] == port["mac_address"]
     assert address["OS-EXT-IPS:type"] == "fixed" and address["version"] == 4
@@ -89,7 +89,7 @@ def test_create_with_given_port_binds_and_delete_unbinds_it(cc: ComputeCloud) ->
     net = cc.make_network()
     port = ok(cc.network("RegionOne", "demo-token").post("/v2.0/ports", json={"port": {
         "network_id": net["id"], "name": "mine"}}), 201)["port"]
-    server_id = boot(cc, networks=[{"port": port["id"]}])["server"]["id"]  # type: ignore[index]
+    server_id = boot(cc, networks=[{"port": port["id"]}])["server"]["id"]
     bound = ok(cc.network().get(f"/v2.0/ports/{port['id']}"))["port"]
     assert bound["device_id"] == server_id and bound["binding:host_id"]
     # A bound port cannot be given to a second server.
@@ -104,12 +104,12 @@ def test_create_with_given_port_binds_and_delete_unbinds_it(cc: ComputeCloud) ->
 def test_scheduling_spreads_across_hosts_and_honours_zone(cc: ComputeCloud) -> None:
     hosts = []
     for i in range(4):
-        server_id = boot(cc, name=f"vm{i}", networks="none")["server"]["id"]  # type: ignore[index]
+        server_id = boot(cc, name=f"vm{i}", networks="none")["server"]["id"]
         hosts.append(show(cc, str(server_id))["OS-EXT-SRV-ATTR:host"])
     assert sorted(hosts) == ["RegionOne-host1", "RegionOne-host1", "RegionOne-host2",
                              "RegionOne-host2"]
     forced = boot(cc, "admin-token", availability_zone="az1:RegionOne-host2",
-                  networks="none")["server"]["id"]  # type: ignore[index]
+                  networks="none")["server"]["id"]
     assert show(cc, str(forced))["OS-EXT-SRV-ATTR:host"] == "RegionOne-host2"
     assert fault(cc.compute().post("/v2.1/servers", json={"server": {
         "name": "x", "imageRef": CIRROS, "flavorRef": "1", "networks": "none",
@@ -118,10 +118,10 @@ def test_scheduling_spreads_across_hosts_and_honours_zone(cc: ComputeCloud) -> N
         "name": "x", "imageRef": CIRROS, "flavorRef": "1", "networks": "none",
         "availability_zone": "az9"}}), 400)
     unknown_host = boot(cc, "admin-token", availability_zone="az1:nowhere",
-                        networks="none")["server"]["id"]  # type: ignore[index]
+                        networks="none")["server"]["id"]
     failed = show(cc, str(unknown_host))
     assert failed["status"] == "ERROR"
-    assert "No valid host was found" in failed["fault"]["message"]  # type: ignore[index]
+    assert "No valid host was found" in failed["fault"]["message"]
 
 
 @pytest.mark.parametrize(("change", "status", "words"), [
@@ -141,10 +141,10 @@ def test_scheduling_spreads_across_hosts_and_honours_zone(cc: ComputeCloud) -> N
      "no-such-group"),
     ({"networks": None}, 400, "'networks' is a required property"),
 ])
-def test_bad_create_requests_create_nothing(cc: ComputeCloud, change: dict[str, object],
+def test_bad_create_requests_create_nothing(cc: ComputeCloud, change: dict[str, Any],
                                             status: int, words: str) -> None:
     net = cc.make_network()
-    body: dict[str, object] = {"name": "vm1", "imageRef": CIRROS, "flavorRef": "1",
+    body: dict[str, Any] = {"name": "vm1", "imageRef": CIRROS, "flavorRef": "1",
                                "networks": [{"uuid": net["id"]}]}
     for key, value in change.items():
         if value is None:
@@ -161,23 +161,23 @@ def test_bad_create_requests_create_nothing(cc: ComputeCloud, change: dict[str, 
 
 
 def test_local_network_of_another_region_fails_the_build(cc: ComputeCloud) -> None:
-    net = cc.make_network("r2-only", "admin-token", **{
-        "provider:network_type": "local", "availability_zone_hints": ["RegionTwo"],
-        "shared": True})
+    local: dict[str, Any] = {"provider:network_type": "local",
+                             "availability_zone_hints": ["RegionTwo"], "shared": True}
+    net = cc.make_network("r2-only", "admin-token", **local)
     created = boot(cc, networks=[{"uuid": net["id"]}])["server"]
-    server = show(cc, created["id"])  # type: ignore[index]
+    server = show(cc, created["id"])
     assert server["status"] == "ERROR"
-    assert NOT_LOCATED in server["fault"]["message"]  # type: ignore[index]
+    assert NOT_LOCATED in server["fault"]["message"]
     assert server["addresses"] == {}
     assert cc.central_ports(net["id"]) == []
-    assert not cc.ports_of(str(created["id"]))  # type: ignore[index]
+    assert not cc.ports_of(str(created["id"]))
 
 
 def test_networks_auto_none_and_old_microversions(cc: ComputeCloud) -> None:
     assert "is not of type 'array'" in fault(cc.compute(version="2.36").post(
         "/v2.1/servers", json={"server": {"name": "x", "imageRef": CIRROS, "flavorRef": "1",
                                           "networks": "auto"}}), 400)
-    legacy = boot(cc, version="2.1")["server"]["id"]  # type: ignore[index]
+    legacy = boot(cc, version="2.1")["server"]["id"]
     assert show(cc, str(legacy))["addresses"] == {}
     assert "Unable to automatically allocate" in fault(cc.compute().post(
         "/v2.1/servers", json={"server": {"name": "x", "imageRef": CIRROS, "flavorRef": "1",
@@ -185,24 +185,24 @@ def test_networks_auto_none_and_old_microversions(cc: ComputeCloud) -> None:
     net = cc.make_network()
     # A region lists the networks it mirrors; "auto" picks among those.
     ok(cc.network("RegionOne", "demo-token").get(f"/v2.0/networks/{net['id']}"))
-    auto = boot(cc, networks="auto")["server"]["id"]  # type: ignore[index]
-    assert list(show(cc, str(auto))["addresses"]) == ["net1"]  # type: ignore[arg-type]
+    auto = boot(cc, networks="auto")["server"]["id"]
+    assert list(show(cc, str(auto))["addresses"]) == ["net1"]
     assert cc.ports_of(str(auto))[0]["network_id"] == net["id"]
     old = ok(cc.compute(version="2.46").get(f"/v2.1/servers/{auto}"))["server"]
     assert old["flavor"]["id"] == "1" and "tags" in old and "locked_reason" not in old
 
 
 def test_build_timeout_and_agent_failure(cc: ComputeCloud) -> None:
-    server_id = str(boot(cc, networks="none")["server"]["id"])  # type: ignore[index]
+    server_id = str(boot(cc, networks="none")["server"]["id"])
     object.__setattr__(cc.service.cfg, "build_timeout", 0.5)
     time.sleep(1.2)
     cc.service.sweep()
     server = show(cc, server_id)
     assert server["status"] == "ERROR"
-    assert "timed out" in server["fault"]["message"]  # type: ignore[index]
+    assert "timed out" in server["fault"]["message"]
     # A late report from the agent still brings it up.
     assert cc.report(server_id, status="ACTIVE")["status"] == "ACTIVE"
-    other = str(boot(cc, name="vm2", networks="none")["server"]["id"])  # type: ignore[index]
+    other = str(boot(cc, name="vm2", networks="none")["server"]["id"])
     failed = cc.report(other, status="ERROR", fault="user-data exited with 3")
     assert failed["fault"]["message"] == "user-data exited with 3"
     assert fault(cc.compute().put(f"/v2.1/os-host-agent/servers/{other}",
@@ -211,8 +211,8 @@ def test_build_timeout_and_agent_failure(cc: ComputeCloud) -> None:
 
 def test_policy_and_list_filters(cc: ComputeCloud) -> None:
     admins = str(boot(cc, "admin-token", name="admin-vm", networks="none")
-                 ["server"]["id"])  # type: ignore[index]
-    mine = str(boot(cc, name="web-1", networks="none")["server"]["id"])  # type: ignore[index]
+                 ["server"]["id"])
+    mine = str(boot(cc, name="web-1", networks="none")["server"]["id"])
     boot(cc, name="db-1", networks="none")
     demo = cc.compute()
     assert fault(demo.get(f"/v2.1/servers/{admins}"), 404)
@@ -237,7 +237,7 @@ def test_policy_and_list_filters(cc: ComputeCloud) -> None:
 
 
 def test_rename_metadata_and_actions(cc: ComputeCloud) -> None:
-    server_id = str(boot(cc, networks="none")["server"]["id"])  # type: ignore[index]
+    server_id = str(boot(cc, networks="none")["server"]["id"])
     client = cc.compute()
     renamed = ok(client.put(f"/v2.1/servers/{server_id}", json={"server": {
         "name": "vm-renamed", "description": "a web server"}}))["server"]
