@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 
 from tricircle_lb.agent.desired import DesiredState, NetworkSpec, PortPlug
 from tricircle_lb.agent.runtime_api import InstanceRuntime
-from tricircle_lb.dataplane.errors import DataplaneError
+from tricircle_lb.dataplane.errors import DataplaneError, Unsupported
 from tricircle_lb.dataplane.interface import Dataplane, Link, Route
 from tricircle_lb.dataplane.names import bridge_name
 
 LOG = logging.getLogger(__name__)
+VLAN_EMULATION_GROUP = "239.1.1."
+VLAN_EMULATION_PORT = 4790
 _VLAN_NAME = re.compile(r"^(?P<parent>.+)\.(?P<vid>\d+)$")
 
 
@@ -51,6 +53,7 @@ class Reconciler:
         self.underlay_device = underlay_device
         self.mappings = mappings
         self.runtime = runtime
+        self._vlan_emulated = False  # learned from the kernel at the first VLAN network
 
     def apply(self, desired: DesiredState) -> ReconcileResult:
         result = ReconcileResult()
@@ -120,16 +123,56 @@ class Reconciler:
                                 self.underlay_device, mtu=net.mtu)
                 current = None
         elif net.network_type == "vlan":
-            assert net.segmentation_id is not None
             parent = self.mappings[net.physical_network or ""]
-            if current is None or (current.kind, current.vlan_id, current.parent) != (
-                    "vlan", net.segmentation_id, parent):
-                dp.ensure_vlan(ns, device, parent, net.segmentation_id)
-                current = None
             if links.get(parent) is not None and not links[parent].up:
                 dp.set_link(ns, parent, up=True)
+            if not self._vlan_in_place(net, device, parent, current):
+                self._ensure_vlan(net, device, parent)
+                current = None
         if current is None or current.master != net.bridge or not current.up:
             dp.set_link(ns, device, master=net.bridge, up=True)
+
+    def _emulation(self, net: NetworkSpec, parent: str) -> tuple[str, str, int]:
+        """(local address on the physnet device, multicast group, UDP port) of an emulated VLAN."""
+        local = next((c.split("/")[0] for c in self.dp.addresses(self.ns, parent)
+                      if ":" not in c), None)
+        if local is None:
+            raise DataplaneError(f"{parent} has no IPv4 address to emulate VLAN "
+                                 f"{net.segmentation_id} over (kernel without 802.1Q)")
+        index = sorted(self.mappings).index(net.physical_network or "")
+        return local, f"{VLAN_EMULATION_GROUP}{index + 1}", VLAN_EMULATION_PORT + index
+
+    def _vlan_in_place(self, net: NetworkSpec, device: str, parent: str,
+                       current: Link | None) -> bool:
+        if current is None:
+            return False
+        if current.kind == "vlan":
+            return (current.vlan_id, current.parent) == (net.segmentation_id, parent)
+        if current.kind == "vxlan" and current.group is not None:
+            local, group, _port = self._emulation(net, parent)
+            return (current.vni, current.parent, current.local_ip, current.group) == (
+                net.segmentation_id, parent, local, group)
+        return False
+
+    def _ensure_vlan(self, net: NetworkSpec, device: str, parent: str) -> None:
+        """An 802.1Q sub-interface; on kernels without 802.1Q, a VXLAN segment on the physnet.
+
+        The emulation floods over a multicast group on the physical network's
+        link with learning, so it behaves like a VLAN on a trunk: every host on
+        that physical network with the same VLAN id is on the segment.
+        """
+        assert net.segmentation_id is not None
+        if not self._vlan_emulated:
+            try:
+                self.dp.ensure_vlan(self.ns, device, parent, net.segmentation_id)
+                return
+            except Unsupported:
+                LOG.warning("kernel without 802.1Q: emulating VLAN networks with "
+                            "multicast VXLAN over the physical network devices")
+                self._vlan_emulated = True
+        local, group, port = self._emulation(net, parent)
+        self.dp.ensure_vxlan(self.ns, device, net.segmentation_id, local, parent,
+                             mtu=net.mtu, group=group, port=port)
 
     def _plug(self, plug: PortPlug, links: dict[str, Link], namespaces: set[str],
               peer_links: dict[str, dict[str, Link]], result: ReconcileResult) -> None:
@@ -208,7 +251,7 @@ class Reconciler:
                 stale = link.name not in bridges
             elif link.name.startswith("vxlan-") and link.kind == "vxlan":
                 stale = link.name not in devices
-            elif link.kind == "vlan":
+            elif link.kind in ("vlan", "vxlan"):
                 match = _VLAN_NAME.match(link.name)
                 stale = bool(match and match["parent"] in physical and link.name not in devices)
             if stale:

@@ -13,6 +13,7 @@ from tricircle_lb.dataplane.errors import (
     LinkNotFound,
     NamespaceNotFound,
     NetlinkFailure,
+    Unsupported,
 )
 from tricircle_lb.dataplane.fake import FakeDataplane
 from tricircle_lb.dataplane.interface import (
@@ -46,6 +47,7 @@ __all__ = [
     "Underlay",
     "UnderlayHost",
     "UnderlaySpec",
+    "Unsupported",
     "host_namespace",
     "kill_processes",
     "teardown_all",

@@ -8,6 +8,7 @@ transient after retries surfaces as one of these::
     ├── NamespaceNotFound   the named network namespace does not exist
     ├── LinkNotFound        a device the call needs (master, parent, peer) is missing
     ├── InvalidName         a name the kernel would refuse (length, characters)
+    ├── Unsupported         the kernel lacks the feature (e.g. 802.1Q VLAN devices)
     └── NetlinkFailure      the kernel refused the request (``errno`` attached)
 """
 
@@ -33,6 +34,10 @@ class LinkNotFound(DataplaneError):
 
 class InvalidName(DataplaneError):
     """A namespace or device name the kernel would refuse."""
+
+
+class Unsupported(DataplaneError):
+    """The running kernel cannot do this (built without the feature)."""
 
 
 class NetlinkFailure(DataplaneError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tricircle_lb.dataplane.errors import LinkNotFound, NamespaceNotFound
+from tricircle_lb.dataplane.errors import LinkNotFound, NamespaceNotFound, Unsupported
 from tricircle_lb.dataplane.interface import Dataplane, FdbEntry, Link, Neighbour, Route
 from tricircle_lb.dataplane.names import check_ifname
 
@@ -30,6 +30,7 @@ class _Namespace:
 class FakeDataplane(Dataplane):
     def __init__(self) -> None:
         self._ns: dict[str, _Namespace] = {}
+        self.vlan_supported = True  # False: behave like a kernel without 802.1Q
         self.calls: list[str] = []
         self.changes: list[str] = []
         self.ensure_namespace("")  # the caller's own namespace always exists
@@ -103,16 +104,19 @@ class FakeDataplane(Dataplane):
             self._set(ns, name, mtu=mtu)
 
     def ensure_vxlan(self, ns: str, name: str, vni: int, local_ip: str, underlay_dev: str,
-                     mtu: int | None = None) -> None:
+                     mtu: int | None = None, *, group: str | None = None,
+                     port: int = 4789) -> None:
         self.calls.append(f"ensure_vxlan {ns} {name}")
         existing = self._get(ns).links.get(name)
         if existing is not None and (existing.kind, existing.vni, existing.local_ip,
-                                     existing.parent) != ("vxlan", vni, local_ip, underlay_dev):
+                                     existing.parent, existing.group) != (
+                "vxlan", vni, local_ip, underlay_dev, group):
             self.delete_link(ns, name)
             existing = None
         if existing is None:
             self._link(ns, underlay_dev)
-            self._new_link(ns, name, "vxlan", vni=vni, local_ip=local_ip, parent=underlay_dev)
+            self._new_link(ns, name, "vxlan", vni=vni, local_ip=local_ip, parent=underlay_dev,
+                           group=group)
             self._get(ns).fdb[name] = set()
             self._get(ns).neighbours[name] = set()
             self._changed(f"add vxlan {ns} {name}")
@@ -129,6 +133,8 @@ class FakeDataplane(Dataplane):
             existing = None
         if existing is None:
             self._link(ns, parent)
+            if not self.vlan_supported:
+                raise Unsupported("this kernel has no 802.1Q VLAN devices")
             self._new_link(ns, name, "vlan", vlan_id=vlan_id, parent=parent)
             self._changed(f"add vlan {ns} {name}")
         if mtu:

@@ -40,6 +40,7 @@ class Link:
     master: str | None = None
     vni: int | None = None  # vxlan
     local_ip: str | None = None  # vxlan
+    group: str | None = None  # vxlan multicast group (VLAN emulation only)
     vlan_id: int | None = None  # vlan
     parent: str | None = None  # vlan's lower device, vxlan's underlay device
     index: int = 0  # ifindex, unique within the namespace
@@ -102,11 +103,14 @@ class Dataplane(abc.ABC):
 
     @abc.abstractmethod
     def ensure_vxlan(self, ns: str, name: str, vni: int, local_ip: str, underlay_dev: str,
-                     mtu: int | None = None) -> None:
+                     mtu: int | None = None, *, group: str | None = None,
+                     port: int = VXLAN_PORT) -> None:
         """``vxlan id VNI local IP dev DEV dstport 4789 nolearning proxy``.
 
-        An existing device with the same name but another VNI, local address
-        or underlay device is replaced.
+        With ``group``: ``vxlan id VNI local IP group GROUP dev DEV dstport PORT``
+        with learning (a flooding L2 segment, how VLANs are emulated on kernels
+        without 802.1Q). An existing device with the same name but another
+        VNI, local address, group or underlay device is replaced.
         """
 
     @abc.abstractmethod
@@ -137,7 +141,7 @@ class Dataplane(abc.ABC):
     # Addresses and routes ---------------------------------------------------
     @abc.abstractmethod
     def addresses(self, ns: str, name: str) -> list[str]:
-        """Addresses of device ``name`` as CIDRs (``10.0.0.3/24``), link-local excluded."""
+        """Addresses of device ``name`` as CIDRs (``10.0.0.3/24``), IPv6 link-local excluded."""
 
     @abc.abstractmethod
     def add_address(self, ns: str, name: str, cidr: str) -> None: ...

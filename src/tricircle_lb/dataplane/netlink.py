@@ -24,6 +24,7 @@ from tricircle_lb.dataplane.errors import (
     LinkNotFound,
     NamespaceNotFound,
     NetlinkFailure,
+    Unsupported,
 )
 from tricircle_lb.dataplane.interface import (
     VXLAN_PORT,
@@ -43,6 +44,8 @@ NETNS_DIR = "/run/netns"
 TRANSIENT = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR})
 GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ESRCH, errno.EADDRNOTAVAIL, errno.ENXIO})
 NUD_PERMANENT = 0x80
+NUD_NOARP = 0x40
+NTF_SELF = 0x02
 IFF_UP = 0x1
 MAIN_TABLE = 254
 RETRIES = 4
@@ -177,18 +180,23 @@ class NetlinkDataplane(Dataplane):
             self.set_link(ns, name, mtu=mtu)
 
     def ensure_vxlan(self, ns: str, name: str, vni: int, local_ip: str, underlay_dev: str,
-                     mtu: int | None = None) -> None:
+                     mtu: int | None = None, *, group: str | None = None,
+                     port: int = VXLAN_PORT) -> None:
         existing = self._link_named(ns, name)
         if existing is not None and (existing.kind, existing.vni, existing.local_ip,
-                                     existing.parent) != ("vxlan", vni, local_ip, underlay_dev):
+                                     existing.parent, existing.group) != (
+                "vxlan", vni, local_ip, underlay_dev, group):
             self.delete_link(ns, name)
             existing = None
         if existing is None:
             spec: dict[str, Any] = {
                 "kind": "vxlan", "vxlan_id": vni, "vxlan_local": local_ip,
-                "vxlan_link": self._need(ns, underlay_dev), "vxlan_port": VXLAN_PORT,
-                "vxlan_learning": 0, "vxlan_proxy": 1,
+                "vxlan_link": self._need(ns, underlay_dev), "vxlan_port": port,
             }
+            if group:
+                spec.update(vxlan_group=group, vxlan_learning=1)
+            else:
+                spec.update(vxlan_learning=0, vxlan_proxy=1)
             if mtu:
                 spec["mtu"] = mtu
             self._add(ns, name, **spec)
@@ -207,7 +215,12 @@ class NetlinkDataplane(Dataplane):
                                     "vlan_id": vlan_id}
             if mtu:
                 spec["mtu"] = mtu
-            self._add(ns, name, **spec)
+            try:
+                self._add(ns, name, **spec)
+            except NetlinkFailure as exc:
+                if exc.errno == errno.EOPNOTSUPP:
+                    raise Unsupported("this kernel has no 802.1Q VLAN devices") from exc
+                raise
         elif mtu and existing.mtu != mtu:
             self.set_link(ns, name, mtu=mtu)
 
@@ -271,7 +284,8 @@ class NetlinkDataplane(Dataplane):
         result = []
         for m in msgs:
             address = m.get_attr("IFA_ADDRESS")
-            if address and not ipaddress.ip_address(address).is_link_local:
+            ip = ipaddress.ip_address(address) if address else None
+            if ip is not None and not (ip.version == 6 and ip.is_link_local):
                 result.append(f"{address}/{m['prefixlen']}")
         return result
 
@@ -348,8 +362,11 @@ class NetlinkDataplane(Dataplane):
         index = self._need(ns, dev)
         # Several VTEPs share the all-zeros entry (head-end replication); one VTEP per MAC.
         command = "append" if entry.mac == ZERO_MAC else "replace"
+        # pyroute2 fills in state/flags for add/append/del only: be explicit (``self`` is
+        # the VXLAN device's own table, not the bridge's).
         self._call(f"fdb {command} {entry}", lambda: ipr.fdb(
-            command, ifindex=index, lladdr=entry.mac, dst=entry.dst),
+            command, ifindex=index, lladdr=entry.mac, dst=entry.dst,
+            state=NUD_PERMANENT | NUD_NOARP, flags=NTF_SELF),
             tolerate=frozenset({errno.EEXIST}))
 
     def delete_fdb(self, ns: str, dev: str, entry: FdbEntry) -> None:
@@ -358,7 +375,8 @@ class NetlinkDataplane(Dataplane):
         if index is None:
             return
         self._call(f"fdb del {entry}", lambda: ipr.fdb(
-            "del", ifindex=index, lladdr=entry.mac, dst=entry.dst), tolerate=GONE)
+            "del", ifindex=index, lladdr=entry.mac, dst=entry.dst,
+            state=NUD_PERMANENT | NUD_NOARP, flags=NTF_SELF), tolerate=GONE)
 
     def neighbours(self, ns: str, dev: str) -> list[Neighbour]:
         ipr = self._ipr(ns)
@@ -393,10 +411,11 @@ def _link(msg: Any, names: dict[int, str]) -> Link:
     data = info.get_attr("IFLA_INFO_DATA") if info else None
     master = msg.get_attr("IFLA_MASTER")
     link_index = msg.get_attr("IFLA_LINK")
-    vni = local_ip = vlan_id = parent = None
+    vni = local_ip = group = vlan_id = parent = None
     if kind == "vxlan" and data is not None:
         vni = data.get_attr("IFLA_VXLAN_ID")
         local_ip = data.get_attr("IFLA_VXLAN_LOCAL")
+        group = data.get_attr("IFLA_VXLAN_GROUP")
         lower = data.get_attr("IFLA_VXLAN_LINK")
         parent = names.get(lower) if lower else None
     elif kind == "vlan" and data is not None:
@@ -409,7 +428,7 @@ def _link(msg: Any, names: dict[int, str]) -> Link:
         mtu=int(msg.get_attr("IFLA_MTU") or 0),
         up=bool(msg["flags"] & IFF_UP),
         master=names.get(master) if master else None,
-        vni=vni, local_ip=local_ip, vlan_id=vlan_id, parent=parent,
+        vni=vni, local_ip=local_ip, group=group, vlan_id=vlan_id, parent=parent,
         index=int(msg["index"]),
         link_index=int(link_index) if link_index else None,
     )

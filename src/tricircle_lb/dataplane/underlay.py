@@ -44,6 +44,10 @@ from tricircle_lb.dataplane.teardown import kill_processes
 DEFAULT_CIDR = "198.18.0.0/15"
 UNDERLAY_BRIDGE = "ul-br"
 UNDERLAY_DEVICE = "ul0"
+# Physical network links carry full 1500-byte tenant frames even when VLANs are
+# emulated by encapsulation (kernels without 802.1Q): room for the VXLAN header.
+PHYSNET_HEADROOM = 50
+PHYSNET_TRANSPORT_NET = "169.254"  # link-local, per physnet device: 169.254.<100+i>.<host>/24
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,10 @@ class Underlay:
         """Build whatever is missing; everything already there is left as is."""
         dp, spec = self._dp(), self.spec
         dp.ensure_namespace(spec.namespace)
-        for bridge in [UNDERLAY_BRIDGE, *map(physnet_bridge, spec.physical_networks)]:
-            dp.ensure_bridge(spec.namespace, bridge, mtu=spec.mtu)
+        dp.ensure_bridge(spec.namespace, UNDERLAY_BRIDGE, mtu=spec.mtu)
+        dp.set_link(spec.namespace, UNDERLAY_BRIDGE, up=True)
+        for bridge in map(physnet_bridge, spec.physical_networks):
+            dp.ensure_bridge(spec.namespace, bridge, mtu=spec.mtu + PHYSNET_HEADROOM)
             dp.set_link(spec.namespace, bridge, up=True)
         for host in spec.hosts:
             self.ensure_host(host)
@@ -138,14 +144,22 @@ class Underlay:
             wires.append((device, f"p{device[2:]}-{short_hash(host.name)}",
                           physnet_bridge(physnet)))
         for device, switch_port, bridge in wires:
-            dp.ensure_veth(host.namespace, device, spec.namespace, switch_port, mtu=spec.mtu)
+            mtu = spec.mtu if device == UNDERLAY_DEVICE else spec.mtu + PHYSNET_HEADROOM
+            dp.ensure_veth(host.namespace, device, spec.namespace, switch_port, mtu=mtu)
             dp.set_link(spec.namespace, switch_port, master=bridge, up=True)
             dp.set_link(host.namespace, device, up=True)
-        wanted = f"{host.tunnel_ip}/{spec.prefixlen}"
-        for cidr in dp.addresses(host.namespace, UNDERLAY_DEVICE):
-            if cidr != wanted:
-                dp.delete_address(host.namespace, UNDERLAY_DEVICE, cidr)
-        dp.add_address(host.namespace, UNDERLAY_DEVICE, wanted)
+        wanted = {UNDERLAY_DEVICE: f"{host.tunnel_ip}/{spec.prefixlen}"}
+        number = spec.hosts.index(host) + 1
+        for i, device in enumerate(spec.interface_mappings().values()):
+            # Only used where the kernel has no 802.1Q (VLANs emulated, see the agent).
+            wanted[device] = f"{PHYSNET_TRANSPORT_NET}.{100 + i}.{number}/24"
+        for device, address in wanted.items():
+            have = dp.addresses(host.namespace, device)
+            for cidr in have:
+                if cidr != address:
+                    dp.delete_address(host.namespace, device, cidr)
+            if address not in have:
+                dp.add_address(host.namespace, device, address)
 
     def teardown(self) -> list[str]:
         """Remove the host namespaces and the switch namespace (and processes in them)."""
