@@ -176,9 +176,6 @@ def test_region_quotes_ids(cloud: Cloud) -> None:
     assert answers == [404, 404, 404, 200]
 
 
-@pytest.mark.xfail(strict=True, reason="local/__init__.py: an empty id in a body (network_id, "
-                   "security_group_id) becomes GET /v2.0/networks/ at central, a list, and "
-                   "the region's KeyError('network') is a 500")
 def test_region_refuses_empty_ids(cloud: Cloud) -> None:
     region = cloud.client("RegionOne")
     answers = [region.post("/v2.0/ports", json={"port": {"network_id": ""}}).status_code,

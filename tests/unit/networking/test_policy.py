@@ -127,9 +127,6 @@ def test_shared_network_is_visible_but_not_the_members_to_change(
     assert ok(demo.get(f"/v2.0/networks/{shared_id}"))["network"]["name"] == "shared"
 
 
-@pytest.mark.xfail(strict=True, reason="central/__init__.py set_tags (line 44) checks visibility "
-                   "without `shared`, so tagging a visible shared network answers 404 "
-                   "NetworkNotFound instead of 403 PolicyNotAuthorized")
 def test_tagging_a_shared_network_of_another_project_is_403(
         cloud: Cloud, world: dict[str, Body]) -> None:
     demo = cloud.client(CENTRAL, "demo-token")

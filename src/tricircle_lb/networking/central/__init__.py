@@ -41,7 +41,8 @@ class CentralPlugin(NetworkOps, SubnetOps, PortOps, SecurityGroupOps, AdminOps):
         model, resource = TAGGABLE[collection]
         with self.db.write() as session:
             row = session.get(model, resource_id)
-            if row is None or not policy.can_see(ctx, row.project_id):
+            if row is None or not policy.can_see(ctx, row.project_id,
+                                                 bool(getattr(row, "shared", False))):
                 raise not_found(resource, resource_id)
             if row.project_id != ctx.project_id:
                 policy.enforce_admin(ctx, "update_tags")

@@ -85,6 +85,8 @@ class LocalPlugin:
         return result
 
     def _get(self, ctx: Context, resource_type: str, resource_id: str) -> Body:
+        if not resource_id:
+            raise not_found(resource_type, resource_id)
         model = mirror_store.MODELS[resource_type]
         with self.db.read() as session:
             row = session.get(model, resource_id)
