@@ -36,6 +36,7 @@ from tricircle_lb.dataplane.interface import (
     Route,
 )
 from tricircle_lb.dataplane.names import check_ifname
+from tricircle_lb.dataplane.parse import link_from_message
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,7 +47,6 @@ GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ESRCH, errno.EADDRNOTAVAIL, 
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40
 NTF_SELF = 0x02
-IFF_UP = 0x1
 MAIN_TABLE = 254
 RETRIES = 4
 
@@ -157,7 +157,7 @@ class NetlinkDataplane(Dataplane):
         ipr = self._ipr(ns)
         msgs = self._call("dump links", lambda: list(ipr.get_links())) or []
         names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in msgs}
-        return [_link(m, names) for m in msgs]
+        return [link_from_message(m, names) for m in msgs]
 
     def _link_named(self, ns: str, name: str) -> Link | None:
         return next((lk for lk in self.links(ns) if lk.name == name), None)
@@ -404,31 +404,3 @@ class NetlinkDataplane(Dataplane):
             "del", dst=entry.ip, lladdr=entry.mac, ifindex=index, family=_family(entry.ip)),
             tolerate=GONE)
 
-
-def _link(msg: Any, names: dict[int, str]) -> Link:
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or ""
-    data = info.get_attr("IFLA_INFO_DATA") if info else None
-    master = msg.get_attr("IFLA_MASTER")
-    link_index = msg.get_attr("IFLA_LINK")
-    vni = local_ip = group = vlan_id = parent = None
-    if kind == "vxlan" and data is not None:
-        vni = data.get_attr("IFLA_VXLAN_ID")
-        local_ip = data.get_attr("IFLA_VXLAN_LOCAL")
-        group = data.get_attr("IFLA_VXLAN_GROUP")
-        lower = data.get_attr("IFLA_VXLAN_LINK")
-        parent = names.get(lower) if lower else None
-    elif kind == "vlan" and data is not None:
-        vlan_id = data.get_attr("IFLA_VLAN_ID")
-        parent = names.get(link_index) if link_index else None
-    return Link(
-        name=str(msg.get_attr("IFLA_IFNAME")),
-        kind=str(kind),
-        mac=str(msg.get_attr("IFLA_ADDRESS") or ""),
-        mtu=int(msg.get_attr("IFLA_MTU") or 0),
-        up=bool(msg["flags"] & IFF_UP),
-        master=names.get(master) if master else None,
-        vni=vni, local_ip=local_ip, group=group, vlan_id=vlan_id, parent=parent,
-        index=int(msg["index"]),
-        link_index=int(link_index) if link_index else None,
-    )

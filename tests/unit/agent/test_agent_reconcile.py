@@ -296,3 +296,23 @@ def test_missing_host_namespace_fails_without_changes(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="does not exist"):
         agent.reconcile_once()
     assert dp.namespaces() == []
+
+
+def test_vlan_emulated_where_the_kernel_has_no_8021q(world: World) -> None:
+    world.dp.vlan_supported = False
+    world.dp.add_address(HOST_NS, "pn0", "169.254.100.1/24")
+    r = world.region
+    vlan = r.network("vlan", 100, physical_network="physnet1")
+    vm = r.server()
+    r.port(vlan, r.subnet(vlan, "10.0.20.0/24"), "10.0.20.5", device_id=vm["id"])
+    result = world.agent.reconcile_once()
+    assert not result.failed
+    dev = next(lk for lk in world.dp.links(HOST_NS) if lk.name == "pn0.100")
+    assert (dev.kind, dev.vni, dev.parent, dev.local_ip, dev.group, dev.master) == (
+        "vxlan", 100, "pn0", "169.254.100.1", "239.1.1.1", "brq" + str(vlan["id"])[:11])
+    world.dp.changes.clear()
+    world.new_agent().reconcile_once()  # a restarted agent keeps the emulated device
+    assert world.dp.changes == []
+    r.ports.clear()
+    world.agent.reconcile_once()
+    assert "pn0.100" not in world.links()
