@@ -83,3 +83,34 @@ def test_http_api_calls(tmp_path: Path) -> None:
     assert json.loads(seen[3].content) == {"agent": {"agent_type": "Linux bridge agent"}}
     assert urls[4][:2] == ("PUT", "/v1.0/ports/p1/status")
     assert all(r.headers["X-Auth-Token"] == "tok" for r in seen)
+
+
+def test_process_stops_on_sigterm_and_leaves_the_data_plane(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ini = tmp_path / "agent.ini"
+    ini.write_text(INI.replace("http://id/v3", "http://127.0.0.1:9/v3")
+                   .replace("/tmp/x", str(tmp_path / "state"))
+                   .replace("metrics_port = 9150", "metrics_port = 0")
+                   .replace("tcl-h-RegionOne-host1", "tcl-tnot-there")
+                   .replace("log_level = debug", f"log_file = {tmp_path / 'agent.log'}"))
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; from pathlib import Path; "
+                             "from tricircle_lb.agent.main import run; "
+                             f"sys.exit(run(Path({str(ini)!r})))"])
+    try:
+        deadline = time.monotonic() + 10
+        log = tmp_path / "agent.log"
+        while time.monotonic() < deadline and "region not readable" not in (
+                log.read_text() if log.exists() else ""):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    text = log.read_text()
+    assert "region not readable" in text and "data plane left in place" in text
