@@ -41,6 +41,7 @@ LOG = logging.getLogger(__name__)
 AGENT_TYPE = "Linux bridge agent"
 BINARY = "tricircle-lb-agent"
 CONSOLE_TAIL = 64 * 1024
+FAULT_MAX = 4000
 POWER_RUNNING = 1
 POWER_NOSTATE = 0
 POWER_SHUTDOWN = 4
@@ -138,7 +139,7 @@ class Agent:
                 if inst.status != "ERROR":
                     self.api.update_server(inst.id, {
                         "status": "ERROR", "power_state": POWER_NOSTATE,
-                        "fault": f"starting the instance failed: {exc}"})
+                        "fault": f"starting the instance failed: {exc}"[:FAULT_MAX]})
                 return
             finally:
                 self._started.add(inst.id)
@@ -163,7 +164,6 @@ class Agent:
         return {
             "agent_type": AGENT_TYPE,
             "binary": BINARY,
-            "host": self.config.host,
             "tunnel_ip": self.config.tunnel_ip,
             "region": self.config.region_name,
             "configurations": {

@@ -316,3 +316,30 @@ def test_vlan_emulated_where_the_kernel_has_no_8021q(world: World) -> None:
     r.ports.clear()
     world.agent.reconcile_once()
     assert "pn0.100" not in world.links()
+
+
+def test_reports_match_the_services_schemas(world: World) -> None:
+    """What the agent sends is what networking and compute accept (both forbid extras)."""
+    from tricircle_lb.compute.schemas import AgentReportBody as ServerReport
+    from tricircle_lb.networking.schemas import AgentReportBody, PortStatusBody
+
+    world.runtime.fail_start = True
+    r = world.region
+    net = r.network()
+    r.port(net, r.subnet(net), "10.0.10.3", device_id=r.server()["id"])
+    world.agent.report_state()
+    world.agent.reconcile_once()
+    world.runtime.fail_start = False
+    ok = r.server()
+    r.port(net, r.subnet(net), "10.0.10.4", device_id=ok["id"])
+    world.agent.reconcile_once()
+    kinds = set()
+    for kind, _key, body in r.writes:
+        kinds.add(kind)
+        if kind == "agent":
+            AgentReportBody.model_validate({"agent": body})
+        elif kind == "port":
+            PortStatusBody.model_validate(body)
+        else:
+            ServerReport.model_validate({"server": body})
+    assert kinds == {"agent", "port", "server"}
