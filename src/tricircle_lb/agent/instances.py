@@ -1,0 +1,237 @@
+"""Instances as namespaces: the host's "hypervisor" (implements ``runtime_api.InstanceRuntime``).
+
+An instance is a network namespace ``tcl-i-<12 hex of its id>`` with its own
+UTS (hostname), mount and PID namespaces inside it::
+
+    ip netns exec tcl-i-… unshare --pid --uts --mount --fork --mount-proc --kill-child \\
+        sh -c '<init>' init <hostname> <user-data file>
+
+The init script sets the hostname, prints a few boot lines (as cirros' console
+does), runs the user-data (a ``#!`` script with its interpreter, anything
+else with ``sh``) and then sleeps as PID 1 of the instance. It runs in a
+session of its own, so the agent may die (even ``kill -9``) without taking its
+instances along; stdout and stderr are appended to the console log.
+
+State lives only in the kernel and under ``<state_dir>/instances/<id>/``
+(``pid``, ``console.log``, ``user-data``): a new runtime object on the same
+directory finds everything, which is what makes every method idempotent
+across agent restarts. :meth:`NamespaceRuntime.remove` kills the instance's
+PID namespace by killing its ``unshare`` (``--kill-child`` takes PID 1, and
+with it every process of the namespace), then anything still in the network
+namespace (``ip netns pids``), then deletes the namespace and the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+LOG = logging.getLogger(__name__)
+
+PREFIX = "tcl-i-"
+KILL_WAIT = 5.0
+
+# PID 1 of the instance. $1: hostname, $2: user-data file (may be absent).
+INIT = r"""
+hostname "$1"
+echo "tricircle-lb instance booting: hostname $1"
+echo "=== network info ==="
+ip -o link show 2>/dev/null | awk -F': ' '{print "if-info: " $2}' | grep -v '^if-info: lo$'
+ip -o addr show scope global 2>/dev/null | awk '{print "addr-info: " $2 " " $4}'
+if [ -f "$2" ]; then
+    echo "=== running user-data ==="
+    if [ "$(head -c 2 "$2")" = "#!" ]; then chmod 700 "$2"; "$2"; else sh "$2"; fi
+    echo "=== user-data exited with status $? ==="
+fi
+echo "$1 login: instance is up"
+exec sleep infinity
+"""
+
+
+class InstanceError(Exception):
+    """A namespace or process operation failed (the message says which and why)."""
+
+
+def sanitize_hostname(name: str, fallback: str) -> str:
+    text = re.sub(r"[ _]", "-", name.lower())
+    text = re.sub(r"[^a-z0-9.-]", "", text)[:63].strip(".-")
+    return text or fallback
+
+
+class NamespaceRuntime:
+    def __init__(self, state_dir: Path, host: str) -> None:
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.root = self.state_dir / "instances"
+        self._lock = threading.RLock()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    # -- names and files ----------------------------------------------------------
+
+    def namespace(self, instance_id: str) -> str:
+        return PREFIX + instance_id.replace("-", "").lower()[:12]
+
+    def _dir(self, instance_id: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", instance_id):
+            raise InstanceError(f"bad instance id {instance_id!r}")
+        return self.root / instance_id
+
+    def _pid(self, instance_id: str) -> int | None:
+        try:
+            return int((self._dir(instance_id) / "pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    # -- namespaces ----------------------------------------------------------------
+
+    def _netns_exists(self, ns: str) -> bool:
+        return Path("/run/netns", ns).exists()
+
+    def ensure_namespace(self, instance_id: str) -> str:
+        ns = self.namespace(instance_id)
+        with self._lock:
+            self._dir(instance_id).mkdir(parents=True, exist_ok=True)
+            if not self._netns_exists(ns):
+                result = _ip("netns", "add", ns, check=False)
+                if result.returncode != 0 and "File exists" not in result.stderr:
+                    raise InstanceError(f"ip netns add {ns}: {result.stderr.strip()}")
+            _ip("-n", ns, "link", "set", "lo", "up")
+        return ns
+
+    def known(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    # -- processes -----------------------------------------------------------------
+
+    def _alive_in_namespace(self, pid: int, ns: str) -> bool:
+        """``pid`` is a live (not zombie) process in network namespace ``ns``."""
+        self._reap(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+            mine = os.stat(f"/proc/{pid}/ns/net")
+            theirs = os.stat(f"/run/netns/{ns}")
+        except (OSError, IndexError):
+            return False
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+    def _reap(self, pid: int) -> None:
+        for instance_id, child in list(self._children.items()):
+            if child.pid == pid and child.poll() is not None:
+                del self._children[instance_id]
+
+    def is_running(self, instance_id: str) -> bool:
+        pid = self._pid(instance_id)
+        return pid is not None and self._alive_in_namespace(pid, self.namespace(instance_id))
+
+    def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
+        with self._lock:
+            if self.is_running(instance_id):
+                return
+            ns = self.ensure_namespace(instance_id)
+            folder = self._dir(instance_id)
+            data_file = folder / "user-data"
+            if user_data:
+                data_file.write_bytes(user_data)
+                data_file.chmod(0o700)
+            else:
+                data_file.unlink(missing_ok=True)
+            name = sanitize_hostname(hostname, ns)
+            console = folder / "console.log"
+            with console.open("ab") as log:
+                log.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] starting instance "
+                          f"{instance_id} on {self.host} (netns {ns})\n".encode())
+                log.flush()
+                child = subprocess.Popen(
+                    ["ip", "netns", "exec", ns, "unshare", "--pid", "--uts", "--mount",
+                     "--fork", "--mount-proc", "--kill-child", "sh", "-c", INIT, "init",
+                     name, str(data_file)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True, close_fds=True, cwd="/")
+            self._children[instance_id] = child
+            (folder / "pid").write_text(f"{child.pid}\n")
+            # ``ip netns exec`` enters the namespace just after it starts.
+            deadline = time.monotonic() + KILL_WAIT
+            while not self._alive_in_namespace(child.pid, ns) and child.poll() is None \
+                    and time.monotonic() < deadline:
+                time.sleep(0.01)
+            LOG.info("instance %s started in %s (pid %d)", instance_id, ns, child.pid)
+
+    def console(self, instance_id: str) -> str:
+        try:
+            return (self._dir(instance_id) / "console.log").read_bytes().decode(
+                errors="replace")
+        except OSError:
+            return ""
+
+    # -- removal -------------------------------------------------------------------
+
+    def remove(self, instance_id: str) -> None:
+        ns = self.namespace(instance_id)
+        with self._lock:
+            pid = self._pid(instance_id)
+            if pid is not None and self._netns_exists(ns) \
+                    and self._alive_in_namespace(pid, ns):
+                _kill(pid)
+            if self._netns_exists(ns):
+                self._kill_namespace_processes(ns)
+                result = _ip("netns", "delete", ns, check=False)
+                if result.returncode != 0 and self._netns_exists(ns):
+                    raise InstanceError(f"ip netns delete {ns}: {result.stderr.strip()}")
+            child = self._children.pop(instance_id, None)
+            if child is not None:
+                try:
+                    child.wait(timeout=KILL_WAIT)
+                except subprocess.TimeoutExpired:
+                    LOG.warning("instance %s: its unshare did not exit", instance_id)
+            shutil.rmtree(self._dir(instance_id), ignore_errors=True)
+            LOG.info("instance %s removed", instance_id)
+
+    def _kill_namespace_processes(self, ns: str) -> None:
+        deadline = time.monotonic() + KILL_WAIT
+        while True:
+            pids = _netns_pids(ns)
+            if not pids:
+                return
+            if time.monotonic() > deadline:
+                raise InstanceError(f"processes {pids} of {ns} survived SIGKILL")
+            for pid in pids:
+                _kill(pid)
+            time.sleep(0.05)
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise InstanceError(f"ip {' '.join(args)}: {result.stderr.strip()}")
+    return result
+
+
+def _netns_pids(ns: str) -> list[int]:
+    result = _ip("netns", "pids", ns, check=False)
+    pids = [int(p) for p in result.stdout.split() if p.isdigit()]
+    # Zombies stay listed until reaped by their parent; they hold nothing.
+    return [p for p in pids if _state(p) not in ("Z", "")]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
