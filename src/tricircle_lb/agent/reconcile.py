@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from tricircle_lb.agent.desired import DesiredState, NetworkSpec, PortPlug
 from tricircle_lb.agent.runtime_api import InstanceRuntime
 from tricircle_lb.dataplane.errors import DataplaneError, Unsupported
-from tricircle_lb.dataplane.interface import Dataplane, Link, Route
+from tricircle_lb.dataplane.interface import Dataplane, FdbEntry, Link, Neighbour, Route
 from tricircle_lb.dataplane.names import bridge_name
 
 LOG = logging.getLogger(__name__)
@@ -66,10 +66,12 @@ class Reconciler:
                 self._try(result, link.name, self.dp.delete_link, self.ns, link.name)
 
         ready_networks = set()
+        changed: list[str] = []
         for net in desired.networks.values():
-            if self._try(result, net.id, self._ensure_network, net, links):
+            if self._try(result, net.id, self._ensure_network, net, links, changed):
                 ready_networks.add(net.id)
-        links = {lk.name: lk for lk in self.dp.links(self.ns)}
+        if changed:
+            links = {lk.name: lk for lk in self.dp.links(self.ns)}
 
         self._remove_stale_instances(desired, result)
         namespaces = set(self.dp.namespaces())
@@ -82,9 +84,13 @@ class Reconciler:
             if done and plug.port_id not in result.waiting:
                 result.plugged.add(plug.port_id)
 
-        for net in desired.networks.values():
-            if net.network_type == "vxlan" and net.id in ready_networks:
-                self._try(result, net.id, self._populate, net, desired, result)
+        vxlan = [n for n in desired.networks.values()
+                 if n.network_type == "vxlan" and n.id in ready_networks]
+        if vxlan:  # one dump of each table for the host, not one per network
+            fdb, neighbours = self.dp.fdb_table(self.ns), self.dp.neighbour_table(self.ns)
+            for net in vxlan:
+                self._try(result, net.id, self._populate, net, desired, fdb, neighbours,
+                          result)
         self._remove_stale_segments(desired, links, result)
         return result
 
@@ -99,10 +105,13 @@ class Reconciler:
             return False
         return True
 
-    def _ensure_network(self, net: NetworkSpec, links: dict[str, Link]) -> None:
+    def _ensure_network(self, net: NetworkSpec, links: dict[str, Link],
+                        changed: list[str]) -> None:
+        """Bridge and segment device of ``net``; appends its id to ``changed`` on a change."""
         dp, ns = self.dp, self.ns
         bridge = links.get(net.bridge)
         if bridge is None or bridge.kind != "bridge" or bridge.mtu != net.mtu:
+            changed.append(net.id)  # devices are created: the host's listing is stale
             dp.ensure_bridge(ns, net.bridge, mtu=net.mtu)
         if bridge is None or not bridge.up:
             dp.set_link(ns, net.bridge, up=True)
@@ -119,6 +128,7 @@ class Reconciler:
                                    current.mtu) != ("vxlan", net.segmentation_id,
                                                     self.tunnel_ip, self.underlay_device,
                                                     net.mtu):
+                changed.append(net.id)
                 dp.ensure_vxlan(ns, device, net.segmentation_id, self.tunnel_ip,
                                 self.underlay_device, mtu=net.mtu)
                 current = None
@@ -127,6 +137,7 @@ class Reconciler:
             if links.get(parent) is not None and not links[parent].up:
                 dp.set_link(ns, parent, up=True)
             if not self._vlan_in_place(net, device, parent, current):
+                changed.append(net.id)
                 self._ensure_vlan(net, device, parent)
                 current = None
         if current is None or current.master != net.bridge or not current.up:
@@ -222,17 +233,18 @@ class Reconciler:
                 dp.add_route(target, want)
 
     def _populate(self, net: NetworkSpec, desired: DesiredState,
+                  fdb: dict[str, list[FdbEntry]], neighbours: dict[str, list[Neighbour]],
                   result: ReconcileResult) -> None:
         device = net.segment_device(self.mappings)
         assert device is not None
         want_fdb = desired.fdb.get(net.id, set())
-        have_fdb = set(self.dp.fdb(self.ns, device))
+        have_fdb = set(fdb.get(device, []))
         for entry in sorted(have_fdb - want_fdb):
             self.dp.delete_fdb(self.ns, device, entry)
         for entry in sorted(want_fdb - have_fdb):
             self.dp.add_fdb(self.ns, device, entry)
         want_neigh = desired.neighbours.get(net.id, set())
-        have_neigh = set(self.dp.neighbours(self.ns, device))
+        have_neigh = set(neighbours.get(device, []))
         for neigh in sorted(have_neigh - want_neigh):
             self.dp.delete_neighbour(self.ns, device, neigh)
         for neigh in sorted(want_neigh - have_neigh):

@@ -234,6 +234,9 @@ class FakeDataplane(Dataplane):
             self._changed(f"delete_route {ns} {route}")
 
     # L2 population --------------------------------------------------------------
+    def fdb_table(self, ns: str) -> dict[str, list[FdbEntry]]:
+        return {dev: sorted(e) for dev, e in self._get(ns).fdb.items() if e}
+
     def fdb(self, ns: str, dev: str) -> list[FdbEntry]:
         self._link(ns, dev)
         return sorted(self._get(ns).fdb.get(dev, set()))
@@ -252,6 +255,9 @@ class FakeDataplane(Dataplane):
         if entry in entries:
             entries.discard(entry)
             self._changed(f"delete_fdb {ns} {dev} {entry}")
+
+    def neighbour_table(self, ns: str) -> dict[str, list[Neighbour]]:
+        return {dev: sorted(e) for dev, e in self._get(ns).neighbours.items() if e}
 
     def neighbours(self, ns: str, dev: str) -> list[Neighbour]:
         self._link(ns, dev)

@@ -161,8 +161,12 @@ class Dataplane(abc.ABC):
 
     # L2 population ----------------------------------------------------------
     @abc.abstractmethod
+    def fdb_table(self, ns: str) -> dict[str, list[FdbEntry]]:
+        """Entries that point at a remote VTEP, per device, for the whole namespace (one dump)."""
+
     def fdb(self, ns: str, dev: str) -> list[FdbEntry]:
         """Static entries of VXLAN device ``dev`` that point at a remote VTEP."""
+        return self.fdb_table(ns).get(dev, [])
 
     @abc.abstractmethod
     def add_fdb(self, ns: str, dev: str, entry: FdbEntry) -> None: ...
@@ -171,8 +175,12 @@ class Dataplane(abc.ABC):
     def delete_fdb(self, ns: str, dev: str, entry: FdbEntry) -> None: ...
 
     @abc.abstractmethod
+    def neighbour_table(self, ns: str) -> dict[str, list[Neighbour]]:
+        """Permanent neighbour entries per device for the whole namespace (one dump)."""
+
     def neighbours(self, ns: str, dev: str) -> list[Neighbour]:
         """Permanent neighbour entries of ``dev``."""
+        return self.neighbour_table(ns).get(dev, [])
 
     @abc.abstractmethod
     def add_neighbour(self, ns: str, dev: str, entry: Neighbour) -> None:

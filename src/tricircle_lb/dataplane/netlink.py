@@ -12,17 +12,13 @@ import ipaddress
 import logging
 import os
 import socket
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from pyroute2 import IPRoute, netns
-from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2 import netns
 
 from tricircle_lb.dataplane.errors import (
     DataplaneError,
     LinkNotFound,
-    NamespaceNotFound,
     NetlinkFailure,
     Unsupported,
 )
@@ -31,100 +27,28 @@ from tricircle_lb.dataplane.interface import (
     ZERO_MAC,
     Dataplane,
     FdbEntry,
-    Link,
     Neighbour,
     Route,
 )
 from tricircle_lb.dataplane.names import check_ifname
-from tricircle_lb.dataplane.parse import link_from_message
+from tricircle_lb.dataplane.sockets import GONE, NETNS_DIR, NetlinkSockets
+
+__all__ = ["NETNS_DIR", "NetlinkDataplane"]
 
 LOG = logging.getLogger(__name__)
-T = TypeVar("T")
 
-NETNS_DIR = "/run/netns"
-TRANSIENT = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR})
-GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ESRCH, errno.EADDRNOTAVAIL, errno.ENXIO})
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40
 NTF_SELF = 0x02
 MAIN_TABLE = 254
-RETRIES = 4
 
 
 def _family(address: str) -> int:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
-class NetlinkDataplane(Dataplane):
+class NetlinkDataplane(NetlinkSockets, Dataplane):
     """:class:`Dataplane` on the running kernel. Needs ``CAP_NET_ADMIN`` (root)."""
-
-    def __init__(self, retries: int = RETRIES, backoff: float = 0.05) -> None:
-        self.retries = retries
-        self.backoff = backoff
-        self._handles: dict[str, tuple[int, Any]] = {}
-
-    # Plumbing ---------------------------------------------------------------
-    def _ipr(self, ns: str) -> Any:
-        inode = 0
-        if ns:
-            try:
-                inode = os.stat(os.path.join(NETNS_DIR, ns)).st_ino
-            except FileNotFoundError:
-                self._drop(ns)
-                raise NamespaceNotFound(ns) from None
-        cached = self._handles.get(ns)
-        if cached is not None and cached[0] == inode:
-            return cached[1]
-        self._drop(ns)  # the namespace was re-created: the old socket points at the old one
-        try:
-            handle = IPRoute(netns=ns, flags=0, groups=0) if ns else IPRoute(groups=0)
-        except FileNotFoundError:
-            raise NamespaceNotFound(ns) from None
-        self._handles[ns] = (inode, handle)
-        return handle
-
-    def _drop(self, ns: str) -> None:
-        cached = self._handles.pop(ns, None)
-        if cached is not None:
-            try:
-                cached[1].close()
-            except Exception:
-                LOG.debug("closing netlink socket of %s failed", ns, exc_info=True)
-
-    def _call(self, op: str, fn: Callable[[], T], tolerate: frozenset[int] = frozenset()
-              ) -> T | None:
-        for attempt in range(self.retries + 1):
-            try:
-                return fn()
-            except NetlinkError as exc:
-                if exc.code in tolerate:
-                    return None
-                if exc.code in TRANSIENT and attempt < self.retries:
-                    time.sleep(self.backoff * (2 ** attempt))
-                    continue
-                raise NetlinkFailure(op, exc.code, str(exc)) from exc
-            except OSError as exc:
-                if exc.errno in TRANSIENT and attempt < self.retries:
-                    time.sleep(self.backoff * (2 ** attempt))
-                    continue
-                raise NetlinkFailure(op, exc.errno or 0, str(exc)) from exc
-        raise AssertionError("unreachable")
-
-    def _index(self, ns: str, name: str) -> int | None:
-        ipr = self._ipr(ns)
-        found = self._call(f"lookup {name}", lambda: ipr.link_lookup(ifname=name),
-                           tolerate=GONE)
-        return int(found[0]) if found else None
-
-    def _need(self, ns: str, name: str) -> int:
-        index = self._index(ns, name)
-        if index is None:
-            raise LinkNotFound(ns, name)
-        return index
-
-    def close(self) -> None:
-        for ns in list(self._handles):
-            self._drop(ns)
 
     # Namespaces ---------------------------------------------------------------
     def namespaces(self) -> list[str]:
@@ -153,17 +77,11 @@ class NetlinkDataplane(Dataplane):
                 raise DataplaneError(f"removing namespace {name}: {exc}") from exc
 
     # Devices ------------------------------------------------------------------
-    def links(self, ns: str) -> list[Link]:
-        ipr = self._ipr(ns)
-        msgs = self._call("dump links", lambda: list(ipr.get_links())) or []
-        names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in msgs}
-        return [link_from_message(m, names) for m in msgs]
-
-    def _link_named(self, ns: str, name: str) -> Link | None:
-        return next((lk for lk in self.links(ns) if lk.name == name), None)
-
     def _add(self, ns: str, name: str, **spec: Any) -> None:
         ipr = self._ipr(ns)
+        self._indexes.pop(ns, None)
+        if spec.get("peer", {}).get("net_ns_fd"):
+            self._indexes.pop(spec["peer"]["net_ns_fd"], None)
         check_ifname(name)
         self._call(f"add {spec.get('kind')} {name} in {ns or '(own)'}",
                    lambda: ipr.link("add", ifname=name, **spec),
@@ -274,6 +192,7 @@ class NetlinkDataplane(Dataplane):
         ipr = self._ipr(ns)
         index = self._index(ns, name)
         if index is not None:
+            self._indexes.clear()  # a veth's peer goes too, in whatever namespace
             self._call(f"delete {name}", lambda: ipr.link("del", index=index), tolerate=GONE)
 
     # Addresses and routes -------------------------------------------------------
@@ -349,13 +268,17 @@ class NetlinkDataplane(Dataplane):
         self._call(f"delete route {route}", lambda: ipr.route("del", **spec), tolerate=GONE)
 
     # L2 population --------------------------------------------------------------
-    def fdb(self, ns: str, dev: str) -> list[FdbEntry]:
+    def fdb_table(self, ns: str) -> dict[str, list[FdbEntry]]:
         ipr = self._ipr(ns)
-        index = self._need(ns, dev)
-        msgs = self._call("dump fdb", lambda: list(ipr.fdb("dump", ifindex=index))) or []
-        return sorted({FdbEntry(str(m.get_attr("NDA_LLADDR")), str(m.get_attr("NDA_DST")))
-                       for m in msgs
-                       if m.get_attr("NDA_DST") and m.get("ifindex") == index})
+        names = self._names(ns)
+        msgs = self._call("dump fdb", lambda: list(ipr.fdb("dump"))) or []
+        table: dict[str, set[FdbEntry]] = {}
+        for m in msgs:
+            dst, dev = m.get_attr("NDA_DST"), names.get(m["ifindex"])
+            if dst and dev:
+                table.setdefault(dev, set()).add(FdbEntry(str(m.get_attr("NDA_LLADDR")),
+                                                          str(dst)))
+        return {dev: sorted(entries) for dev, entries in table.items()}
 
     def add_fdb(self, ns: str, dev: str, entry: FdbEntry) -> None:
         ipr = self._ipr(ns)
@@ -378,15 +301,17 @@ class NetlinkDataplane(Dataplane):
             "del", ifindex=index, lladdr=entry.mac, dst=entry.dst,
             state=NUD_PERMANENT | NUD_NOARP, flags=NTF_SELF), tolerate=GONE)
 
-    def neighbours(self, ns: str, dev: str) -> list[Neighbour]:
+    def neighbour_table(self, ns: str) -> dict[str, list[Neighbour]]:
         ipr = self._ipr(ns)
-        index = self._need(ns, dev)
-        msgs = self._call("dump neighbours",
-                          lambda: list(ipr.get_neighbours(ifindex=index))) or []
-        return sorted({Neighbour(str(m.get_attr("NDA_DST")), str(m.get_attr("NDA_LLADDR")))
-                       for m in msgs
-                       if m["state"] & NUD_PERMANENT and m.get_attr("NDA_LLADDR")
-                       and m["ifindex"] == index})
+        names = self._names(ns)
+        msgs = self._call("dump neighbours", lambda: list(ipr.get_neighbours())) or []
+        table: dict[str, set[Neighbour]] = {}
+        for m in msgs:
+            dev, mac = names.get(m["ifindex"]), m.get_attr("NDA_LLADDR")
+            if dev and mac and m["state"] & NUD_PERMANENT:
+                table.setdefault(dev, set()).add(Neighbour(str(m.get_attr("NDA_DST")),
+                                                           str(mac)))
+        return {dev: sorted(entries) for dev, entries in table.items()}
 
     def add_neighbour(self, ns: str, dev: str, entry: Neighbour) -> None:
         ipr = self._ipr(ns)
