@@ -137,6 +137,31 @@ class Cloud:
         resp.raise_for_status()
         return resp.json()
 
+    @property
+    def prefix(self) -> str:
+        """The namespace prefix of this deployment (``tcl-t<hex>-``)."""
+        for line in self.config.read_text().splitlines():
+            if line.startswith("prefix = "):
+                return line.removeprefix("prefix = ").strip()
+        return "tcl-"
+
+    def exec(self, region: str, *command: str, network: str | None = None,
+             server: str | None = None, keep_probe: bool = True,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``tricircle-lb exec`` in an instance or on a network (probe kept by default,
+        so a test's many calls share one; ``down`` removes it)."""
+        target = ["--server", server] if server else ["--network", str(network)]
+        line = [TRICIRCLE_LB, "exec", "--region", region, *target,
+                "--config", str(self.config), "--state-dir", str(self.state_dir)]
+        if keep_probe and network:
+            line.append("--keep-probe")
+        return subprocess.run([*line, "--", *command], capture_output=True, text=True,
+                              env=clean_env(), timeout=timeout, stdin=subprocess.DEVNULL,
+                              check=False)
+
+    def host_namespace(self, host: str) -> str:
+        return f"{self.prefix}h-{host}"
+
     def cli(self, *args: str, check: bool = True,
             timeout: float = UP_TIMEOUT) -> subprocess.CompletedProcess[str]:
         """Run ``tricircle-lb ARGS --config … --state-dir …``."""

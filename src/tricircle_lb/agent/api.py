@@ -138,7 +138,8 @@ class HttpRegionApi:
     def servers_on_host(self, host: str) -> list[Body] | None:
         if not self._has("compute"):
             return None
-        return self._list("compute", "/v2.1/servers/detail", "servers",
+        # The catalog's compute URL carries the version (``…/v2.1``), as Nova's does.
+        return self._list("compute", "/servers/detail", "servers",
                           [("all_tenants", "1"), ("host", host)],
                           headers={"OpenStack-API-Version": COMPUTE_MICROVERSION})
 
@@ -152,6 +153,6 @@ class HttpRegionApi:
 
     def update_server(self, server_id: str, server: Body) -> None:
         self._request("PUT",
-                      f"{self._endpoint('compute')}/v2.1/os-host-agent/servers/{server_id}",
+                      f"{self._endpoint('compute')}/os-host-agent/servers/{server_id}",
                       json={"server": server},
                       headers={"OpenStack-API-Version": COMPUTE_MICROVERSION})

@@ -36,6 +36,8 @@ class AgentConfig:
     metrics_port: int = 0
     # The namespace that is "the host" (embedded: tcl-h-<host>); "" = the agent's own.
     host_namespace: str = ""
+    # Start of every namespace the deployment makes (instances: <prefix>i-…).
+    namespace_prefix: str = "tcl-"
 
     @classmethod
     def from_parser(cls, parser: configparser.ConfigParser) -> AgentConfig:
@@ -68,4 +70,6 @@ class AgentConfig:
             report_interval=report,
             metrics_port=get_int(parser, SECTION, "metrics_port", cls.metrics_port),
             host_namespace=parser.get(SECTION, "host_namespace", fallback=""),
+            namespace_prefix=parser.get(SECTION, "namespace_prefix",
+                                        fallback=cls.namespace_prefix),
         )

@@ -80,6 +80,13 @@ class Instance:
     power_state: int | None
     user_data: bytes | None
     fault: str | None
+    # Compute's task: ``scheduling``/``networking`` while it still binds ports,
+    # ``spawning`` once every port is bound to this host (then it may start).
+    task_state: str | None = None
+
+    @property
+    def ports_bound(self) -> bool:
+        return self.task_state not in ("scheduling", "networking")
 
 
 @dataclass
@@ -128,6 +135,7 @@ def _instance(body: Body) -> Instance:
         power_state=body.get("OS-EXT-STS:power_state"),
         user_data=user_data,
         fault=str(fault.get("message")) if isinstance(fault, dict) else None,
+        task_state=body.get("OS-EXT-STS:task_state"),
     )
 
 

@@ -36,7 +36,6 @@ from pathlib import Path
 
 LOG = logging.getLogger(__name__)
 
-PREFIX = "tcl-i-"
 KILL_WAIT = 5.0
 
 # PID 1 of the instance. $1: hostname, $2: user-data file (may be absent).
@@ -60,6 +59,11 @@ class InstanceError(Exception):
     """A namespace or process operation failed (the message says which and why)."""
 
 
+def instances_dir(state_dir: Path, host: str) -> Path:
+    """Where a host's instances keep their pid, console log and user-data."""
+    return Path(state_dir) / "instances" / host
+
+
 def sanitize_hostname(name: str, fallback: str) -> str:
     text = re.sub(r"[ _]", "-", name.lower())
     text = re.sub(r"[^a-z0-9.-]", "", text)[:63].strip(".-")
@@ -67,17 +71,21 @@ def sanitize_hostname(name: str, fallback: str) -> str:
 
 
 class NamespaceRuntime:
-    def __init__(self, state_dir: Path, host: str) -> None:
+    def __init__(self, state_dir: Path, host: str, prefix: str = "tcl-") -> None:
+        """``prefix``: the deployment's namespace prefix (instances are ``<prefix>i-…``)."""
+        self.ns_prefix = f"{prefix}i-"
         self.state_dir = Path(state_dir)
         self.host = host
-        self.root = self.state_dir / "instances"
+        # One folder per host: hosts of the embedded deployment share this
+        # machine, and an agent must only ever see (and remove) its own instances.
+        self.root = instances_dir(self.state_dir, host)
         self._lock = threading.RLock()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- names and files ----------------------------------------------------------
 
     def namespace(self, instance_id: str) -> str:
-        return PREFIX + instance_id.replace("-", "").lower()[:12]
+        return self.ns_prefix + instance_id.replace("-", "").lower()[:12]
 
     def _dir(self, instance_id: str) -> Path:
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", instance_id):

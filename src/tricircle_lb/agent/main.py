@@ -36,7 +36,8 @@ def make_runtime(config: AgentConfig) -> InstanceRuntime | None:
         LOG.warning("no instance runtime (tricircle_lb.agent.instances): instances are skipped")
         return None
     factory = module.NamespaceRuntime
-    return cast(InstanceRuntime, factory(state_dir=config.state_dir, host=config.host))
+    return cast(InstanceRuntime, factory(state_dir=config.state_dir, host=config.host,
+                                         prefix=config.namespace_prefix))
 
 
 def run(config_file: Path) -> int:

@@ -69,13 +69,15 @@ class Agent:
     def read_desired(self) -> DesiredState:
         """At most six list calls (more only past 100 networks/subnets per call)."""
         host = self.config.host
+        # Servers before ports: a server compute calls ready (every port bound)
+        # then has all its ports in the port list read after it.
+        servers = self.api.servers_on_host(host) if self.runtime is not None else None
         local = self.api.ports_on_host(host)
         nets = network_ids(local)
         subs = subnet_ids(local)
         network_ports = self.api.ports_of_networks(nets) if nets else []
         networks = self.api.networks(nets) if nets else []
         subnets = self.api.subnets(subs) if subs else []
-        servers = self.api.servers_on_host(host) if self.runtime is not None else None
         namer = self.runtime.namespace if self.runtime is not None else _no_namespace
         return build(host=host, tunnel_ip=self.config.tunnel_ip, local_ports=local,
                      network_ports=network_ports, networks=networks, subnets=subnets,
@@ -120,7 +122,7 @@ class Agent:
             self._started.discard(instance_id)
         for inst in desired.instances.values():
             ports = [p.port_id for p in desired.plugs if p.instance_id == inst.id]
-            if any(p not in result.plugged for p in ports):
+            if not inst.ports_bound or any(p not in result.plugged for p in ports):
                 continue  # not every port is in place yet: next round
             try:
                 self._instance(runtime, inst)

@@ -101,10 +101,6 @@ def up(
                   f"{dep.paths.root}); nothing changed", highlight=False, soft_wrap=True)
         _endpoints(dep)
         return
-    for kind in Kind:
-        if not launcher.service_available(kind):
-            err.print(f"[yellow]warning:[/] the {kind.value} service is not installed "
-                      "yet; starting without it", highlight=False, soft_wrap=True)
     try:
         if detach:
             launcher.up_detached(dep, _progress)

@@ -59,7 +59,7 @@ class Deployment:
 
     @property
     def services(self) -> list[Service]:
-        return [s for s in services(self.topology) if service_available(s.kind)]
+        return services(self.topology)
 
     @classmethod
     def open(cls, config: Path | None = None, state_dir: Path | None = None) -> Deployment:
@@ -87,18 +87,6 @@ class Deployment:
         return rows
 
 
-def service_available(kind: Kind) -> bool:
-    """Whether the code of a service is installed (lets the launcher land first)."""
-    import importlib.util
-
-    from tricircle_lb.deploy.serve import APP_MODULES
-
-    try:
-        return importlib.util.find_spec(APP_MODULES[kind]) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 # -- up ----------------------------------------------------------------------
 
 def prepare(dep: Deployment) -> Secrets:
@@ -106,7 +94,7 @@ def prepare(dep: Deployment) -> Secrets:
     paths = dep.paths
     _stop_strays(paths)
     busy = [f"{s.name} ({s.host}:{s.port})" for s in dep.services
-            if not _port_free(s.host, s.port)]
+            if s.has_api and not _port_free(s.host, s.port)]
     if busy:
         raise LauncherError("ports already in use: " + ", ".join(busy) +
                             "; another deployment may be running (see --state-dir), or "

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tricircle_lb.agent.instances import instances_dir
 from tricircle_lb.deploy.bootstrap import Api, admin_client
 from tricircle_lb.deploy.services import services
 from tricircle_lb.deploy.state import Secrets
@@ -167,7 +168,8 @@ def server_command(topology: Topology, secrets: Secrets, region: str, server: st
         if len(found) != 1:
             raise ExecError(f"{len(found)} servers named {server!r} in {region}")
         server_id = found[0]["id"]
-    pid_file = topology.state_dir / "instances" / server_id / "pid"
+        host = found[0].get("OS-EXT-SRV-ATTR:host") or ""
+    pid_file = instances_dir(topology.state_dir, host) / server_id / "pid"
     try:
         pid = int(pid_file.read_text().split()[0])
         os.kill(pid, 0)
