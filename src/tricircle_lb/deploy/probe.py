@@ -11,11 +11,11 @@ command.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tricircle_lb.agent.instances import instances_dir
@@ -171,10 +171,16 @@ def server_command(topology: Topology, secrets: Secrets, region: str, server: st
         host = found[0].get("OS-EXT-SRV-ATTR:host") or ""
     pid_file = instances_dir(topology.state_dir, host) / server_id / "pid"
     try:
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, 0)
+        pid = _instance_init(int(pid_file.read_text().split()[0]))
     except (OSError, ValueError, IndexError):
         namespace = instance_namespace(topology.prefix, server_id)
         return ["ip", "netns", "exec", namespace, *command]
     return ["nsenter", "--target", str(pid), "--net", "--uts", "--pid", "--mount",
             *command]
+
+
+def _instance_init(unshare_pid: int) -> int:
+    """PID 1 of an instance: the child of the ``unshare`` the runtime started (unshare
+    itself stays in the host's PID namespace; its child is the first in the new one)."""
+    children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children").read_text().split()
+    return int(children[0])
