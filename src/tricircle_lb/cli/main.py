@@ -159,7 +159,9 @@ def status(
                           "url": s.service.url, "pid": s.pid,
                           "status": "up" if s.healthy else "down"} for s in st.services],
             "regions": [{"region": h.region, "networks": h.networks, "subnets": h.subnets,
-                         "ports": h.ports, "error": h.error} for h in st.holdings],
+                         "ports": h.ports, "shadow_ports": h.shadow_ports,
+                         "servers": h.servers, "agents_alive": h.agents, "error": h.error}
+                        for h in st.holdings],
         }, indent=2))
         return
     sup = (f"[green]running[/] (pid {st.supervisor_pid}, {st.phase})" if st.running
@@ -174,13 +176,15 @@ def status(
                       s.service.url, str(s.pid) if s.pid else "-")
     out.print(table)
     if st.holdings:
-        held = Table(title="Networking (as admin)", title_justify="left")
-        for col in ("region", "networks", "subnets", "ports", "note"):
+        held = Table(title="Regions (as admin)", title_justify="left")
+        for col in ("region", "agents alive", "servers", "networks", "subnets", "ports",
+                    "shadow ports", "note"):
             held.add_column(col)
         for h in st.holdings:
             def n(v: int | None) -> str:
                 return "-" if v is None else str(v)
-            held.add_row(h.region, n(h.networks), n(h.subnets), n(h.ports), escape(h.error))
+            held.add_row(h.region, h.agents, n(h.servers), n(h.networks), n(h.subnets),
+                         n(h.ports), n(h.shadow_ports), escape(h.error))
         out.print(held)
 
 

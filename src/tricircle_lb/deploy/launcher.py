@@ -84,6 +84,10 @@ class Deployment:
         rows = [("identity", "-", identity_url(self.topology))]
         rows += [(s.label.split(" (")[0], s.region or "-", s.url)
                  for s in self.services if s.kind is Kind.NETWORKING]
+        rows += [("compute (Nova)", s.region or "-", f"{s.url}/v2.1")
+                 for s in self.services if s.kind is Kind.COMPUTE]
+        rows += [("image (Glance)", s.region or "-", f"{s.url}/image")
+                 for s in self.services if s.kind is Kind.COMPUTE]
         return rows
 
 
@@ -236,6 +240,9 @@ class Holdings:
     subnets: int | None
     ports: int | None
     error: str = ""
+    shadow_ports: int | None = None
+    servers: int | None = None
+    agents: str = "-"  # alive/expected
 
 
 @dataclass(frozen=True)
@@ -259,11 +266,14 @@ def status(dep: Deployment) -> Status:
     result: list[ServiceStatus] = []
     with httpx.Client(timeout=2.0) as client:
         for svc in dep.services:
+            pid_of = processes.read_pid(paths.pid_file(svc.name))
             healthy = False
-            with contextlib.suppress(httpx.HTTPError):
-                healthy = client.get(svc.health_url).status_code == 200
-            result.append(ServiceStatus(svc, processes.read_pid(paths.pid_file(svc.name)),
-                                        healthy))
+            if not svc.has_api:
+                healthy = pid_of is not None  # agents: alive is their region's word below
+            else:
+                with contextlib.suppress(httpx.HTTPError):
+                    healthy = client.get(svc.health_url).status_code == 200
+            result.append(ServiceStatus(svc, pid_of, healthy))
     return Status(paths.root, pid, phase, result, _holdings(dep, result))
 
 
@@ -274,13 +284,17 @@ def _holdings(dep: Deployment, statuses: list[ServiceStatus]) -> list[Holdings]:
         return [Holdings(s.service.region or "", None, None, None, "down") for s in nets]
     try:
         with bootstrap.admin_client(dep.topology, secrets) as (client, token):
-            return [_count(client, token, s) for s in nets]
+            computes = {s.service.region: s for s in statuses
+                        if s.service.kind is Kind.COMPUTE}
+            return [_count(client, token, dep, s, computes.get(s.service.region))
+                    for s in nets]
     except bootstrap.BootstrapError as exc:
         return [Holdings(s.service.region or "", None, None, None, str(exc)[:80])
                 for s in nets]
 
 
-def _count(client: httpx.Client, token: str, s: ServiceStatus) -> Holdings:
+def _count(client: httpx.Client, token: str, dep: Deployment, s: ServiceStatus,
+           compute: ServiceStatus | None) -> Holdings:
     region = s.service.region or ""
     if not s.healthy:
         return Holdings(region, None, None, None, "down")
@@ -288,9 +302,20 @@ def _count(client: httpx.Client, token: str, s: ServiceStatus) -> Holdings:
     try:
         counts = [len(api.call("GET", f"/v2.0/{c}").get(c, []))
                   for c in ("networks", "subnets", "ports")]
+        if region == dep.topology.central.region_name:
+            return Holdings(region, counts[0], counts[1], counts[2])
+        shadows = len(api.call("GET", "/v2.0/ports",
+                               params={"device_owner": "compute:shadow"})["ports"])
+        alive = sum(a["alive"] for a in api.call("GET", "/v2.0/agents")["agents"])
+        servers = None
+        if compute is not None and compute.healthy:
+            nova = bootstrap.Api(client, f"{compute.service.url}/v2.1", token)
+            servers = len(nova.call("GET", "/servers", params={"all_tenants": "1"})["servers"])
     except bootstrap.BootstrapError as exc:
         return Holdings(region, None, None, None, str(exc)[:80])
-    return Holdings(region, counts[0], counts[1], counts[2])
+    expected = len(dep.topology.region(region).all_hosts)
+    return Holdings(region, counts[0], counts[1], counts[2], shadow_ports=shadows,
+                    servers=servers, agents=f"{alive}/{expected}")
 
 
 # -- openrc ------------------------------------------------------------------
