@@ -1,4 +1,4 @@
-"""``[agent]`` options (docs/config/agent.md)."""
+"""``[agent]`` options (docs/configuration.md)."""
 
 from __future__ import annotations
 

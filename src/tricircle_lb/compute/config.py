@@ -1,4 +1,4 @@
-"""``[compute]`` options. docs/config/compute.md documents each one."""
+"""``[compute]`` options. docs/configuration.md documents each one."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The deployment topology: which services run, on which ports, in which regions.
 
 One INI file with oslo.config-style sections (``deploy/default-topology.ini``
-is the packaged default; docs/config/deployment.md documents every option)::
+is the packaged default; docs/configuration.md documents every option)::
 
     [DEFAULT]      state_dir, bind_host
     [identity]     port, token_expiration

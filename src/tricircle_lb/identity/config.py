@@ -1,6 +1,6 @@
 """``[identity]``: token lifetime, the bootstrap administrator and identity's own endpoints.
 
-docs/config/identity.md documents every option.
+docs/configuration.md documents every option.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``[networking]`` options. docs/config/networking.md documents each one."""
+"""``[networking]`` options. docs/configuration.md documents each one."""
 
 from __future__ import annotations
 
