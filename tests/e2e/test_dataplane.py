@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ import pytest
 from tests_support import Cloud
 
 pytestmark = [pytest.mark.cloud, pytest.mark.root]
+
+NOVA = str(Path(sys.executable).parent / "nova")
 
 # The cirros way of "logging in and starting a service": a web server that
 # answers with the instance's name and address.
@@ -186,3 +189,47 @@ def _restarted(cloud: Cloud, service: str, old: int) -> bool:
         return cloud.pid(service) != old
     except (OSError, ValueError):
         return False
+
+
+def test_nova_boot_with_a_port(cloud: Cloud, stretched: dict[str, Any]) -> None:
+    """python-novaclient's `nova boot --nic port-id=` works as against Nova."""
+    port = cloud.openstack("port", "create", "--network", "dp-net1", "nova-port",
+                           region="RegionOne")
+    env = cloud.env("admin", "RegionOne")
+    booted = subprocess.run(
+        [NOVA, "boot", "--image", "cirros", "--flavor", "m1.tiny",
+         "--nic", f"port-id={port['id']}", "--poll", "nova-vm"],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    server = cloud.openstack("server", "show", "nova-vm", region="RegionOne")
+    assert server["status"] == "ACTIVE"
+    ip = port["fixed_ips"][0]["ip_address"]
+    ping = cloud.exec("RegionTwo", "ping", "-c", "1", "-W", "2", ip, server="backend3")
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
+def test_interface_attach_stretches_another_network(cloud: Cloud,
+                                                    stretched: dict[str, Any]) -> None:
+    """The spec's Fig. 2 plumbing: a RegionOne instance gets a port on a network that
+    lives in RegionTwo, and reaches RegionTwo's instance on it over VXLAN."""
+    cloud.openstack("network", "create", "--availability-zone-hint", "RegionTwo", "dp-net2",
+                    region="CentralRegion")
+    cloud.openstack("subnet", "create", "--subnet-range", "10.0.20.0/24", "--gateway", "none",
+                    "--network", "dp-net2", "dp-subnet2", region="CentralRegion")
+    far = boot(cloud, "backend4", "dp-net2", "RegionTwo", "RegionTwo-host2",
+               stretched["script"])
+    far_ip = address(far)
+    cloud.openstack_raw("server", "add", "network", "backend1", "dp-net2",
+                        region="RegionOne").check_returncode()
+    answer = wait_for(lambda: cloud.exec("RegionOne", "curl", "-s", "--max-time", "3",
+                                         f"http://{far_ip}/", server="backend1").stdout.strip(),
+                      timeout=30)
+    assert answer == f"backend4 {far_ip}"
+    # Detach: the interface leaves backend1 again.
+    port = next(p for p in cloud.openstack("port", "list", "--server", "backend1",
+                                           "--network", "dp-net2", region="RegionOne"))
+    cloud.openstack_raw("server", "remove", "port", "backend1", port["ID"],
+                        region="RegionOne").check_returncode()
+    wait_for(lambda: cloud.exec("RegionOne", "ip", "-o", "link", "show", "eth1",
+                                server="backend1").returncode != 0, timeout=30)
+

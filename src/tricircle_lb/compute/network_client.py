@@ -11,53 +11,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
-from tricircle_lb.common.errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    NotFound,
-    ServiceUnavailable,
-    Unauthorized,
-)
+from tricircle_lb.common.errors import BadRequest, NotFound
 from tricircle_lb.common.http import ServiceSession
+from tricircle_lb.networking.client import NeutronClient, seg
 
 LOG = logging.getLogger(__name__)
 Body = dict[str, Any]
-_BY_STATUS: dict[int, type[ApiError]] = {400: BadRequest, 401: Unauthorized, 403: Forbidden,
-                                         404: NotFound, 409: Conflict}
 
 
-class NetworkClient:
+class NetworkClient(NeutronClient):
     def __init__(self, session: ServiceSession, region: str) -> None:
-        self.session = session
+        super().__init__(session, region)
         self.region = region
-
-    def request(self, method: str, path: str, token: str | None = None,
-                body: Body | None = None, params: Any = None) -> Body:
-        url = self.session.endpoint("network", self.region) + path
-        for attempt in range(2):
-            headers = {"X-Auth-Token": token or self.session.token()}
-            try:
-                resp = self.session.client.request(method, url, headers=headers, json=body,
-                                                   params=params)
-            except httpx.HTTPError as exc:
-                raise ServiceUnavailable(f"networking of {self.region} unreachable: {exc}"
-                                         ) from exc
-            if resp.status_code == 401 and token is None and attempt == 0:
-                self.session.invalidate()
-                continue
-            break
-        if resp.status_code >= 400:
-            raise _error(resp)
-        return resp.json() if resp.content else {}
 
     # -- the calls compute makes ------------------------------------------------
 
     def get_network(self, network_id: str, token: str | None = None) -> Body:
-        result: Body = self.request("GET", f"/v2.0/networks/{network_id}", token)["network"]
+        result: Body = self.request("GET", f"/v2.0/networks/{seg(network_id)}", token)["network"]
         return result
 
     def list_networks(self, token: str, **filters: str) -> list[Body]:
@@ -66,7 +36,7 @@ class NetworkClient:
         return result
 
     def get_port(self, port_id: str, token: str | None = None) -> Body:
-        result: Body = self.request("GET", f"/v2.0/ports/{port_id}", token)["port"]
+        result: Body = self.request("GET", f"/v2.0/ports/{seg(port_id)}", token)["port"]
         return result
 
     def ports_of(self, device_id: str) -> list[Body]:
@@ -79,14 +49,14 @@ class NetworkClient:
         return result
 
     def update_port(self, port_id: str, changes: Body) -> Body:
-        result: Body = self.request("PUT", f"/v2.0/ports/{port_id}",
+        result: Body = self.request("PUT", f"/v2.0/ports/{seg(port_id)}",
                                     body={"port": changes})["port"]
         return result
 
     def delete_port(self, port_id: str) -> None:
         """As the service; a port already gone is fine."""
         try:
-            self.request("DELETE", f"/v2.0/ports/{port_id}")
+            self.request("DELETE", f"/v2.0/ports/{seg(port_id)}")
         except NotFound:
             LOG.info("port %s was already deleted", port_id)
 
@@ -106,7 +76,7 @@ class NetworkClient:
             matches = [g for g in found if g["name"] == name or g["id"] == name]
             if not matches:
                 try:
-                    matches = [self.request("GET", f"/v2.0/security-groups/{name}",
+                    matches = [self.request("GET", f"/v2.0/security-groups/{seg(name)}",
                                             token)["security_group"]]
                 except NotFound:
                     matches = []
@@ -115,15 +85,3 @@ class NetworkClient:
                                  else f"Multiple security groups named {name}; use an id.")
             ids.append(str(matches[0]["id"]))
         return ids
-
-
-def _error(resp: httpx.Response) -> ApiError:
-    try:
-        err = resp.json()["NeutronError"]
-        kind, message = err["type"], err["message"]
-    except (ValueError, KeyError, TypeError):
-        kind, message = "NetworkingError", resp.text[:500]
-    cls = _BY_STATUS.get(resp.status_code)
-    if cls is None:
-        return ServiceUnavailable(f"networking failed: {resp.status_code} {message}")
-    return cls(message, kind=kind)

@@ -21,11 +21,12 @@ from tricircle_lb.common.context import Context
 from tricircle_lb.common.errors import ApiError, NotFound
 from tricircle_lb.db import Database
 from tricircle_lb.networking import policy, schemas, views
+from tricircle_lb.networking.client import seg
 from tricircle_lb.networking.config import NetworkingConfig
 from tricircle_lb.networking.errors import not_found
 from tricircle_lb.networking.local import mirror_store
 from tricircle_lb.networking.local.agents import Agents
-from tricircle_lb.networking.local.central_client import CentralClient, seg
+from tricircle_lb.networking.local.central_client import CentralClient
 from tricircle_lb.networking.models import (
     Network,
     Port,

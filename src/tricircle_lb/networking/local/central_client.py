@@ -2,57 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import quote
-
-import httpx
-
-from tricircle_lb.common.errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    NotFound,
-    ServiceUnavailable,
-    Unauthorized,
-)
+from tricircle_lb.common.errors import ServiceUnavailable
 from tricircle_lb.common.http import ServiceSession
-
-Body = dict[str, Any]
-_BY_STATUS: dict[int, type[ApiError]] = {400: BadRequest, 401: Unauthorized, 403: Forbidden,
-                                         404: NotFound, 409: Conflict, 503: ServiceUnavailable}
+from tricircle_lb.networking.client import NeutronClient
 
 
-class CentralClient:
-    """Neutron API of central. ``token=None`` calls as the service (admin).
-
-    Central's errors come back as the same :class:`ApiError` (status, type,
-    message), so a caller of the region sees exactly what central said.
-    """
+class CentralClient(NeutronClient):
+    """Central's Neutron API, as a region calls it (and its pod and routing table)."""
 
     def __init__(self, session: ServiceSession, central_region: str, region: str) -> None:
-        self.session = session
+        super().__init__(session, central_region, "central networking")
         self.central_region = central_region
         self.region = region
         self._pod_id: str | None = None
-
-    def request(self, method: str, path: str, token: str | None = None,
-                body: Body | None = None, params: Any = None) -> Body:
-        url = self.session.endpoint("network", self.central_region) + path
-        for attempt in range(2):
-            headers = {"X-Auth-Token": token or self.session.token()}
-            try:
-                resp = self.session.client.request(method, url, headers=headers, json=body,
-                                                   params=params)
-            except httpx.HTTPError as exc:
-                raise ServiceUnavailable(f"central networking unreachable: {exc}") from exc
-            if resp.status_code == 401 and token is None and attempt == 0:
-                self.session.invalidate()
-                continue
-            break
-        if resp.status_code >= 400:
-            raise _error(resp)
-        return resp.json() if resp.content else {}
 
     def pod_id(self) -> str:
         """This region's pod at central (registered by the deployment tool)."""
@@ -71,20 +33,3 @@ class CentralClient:
         self.request("POST", "/v1.0/routings", body={"routing": {
             "top_id": resource_id, "bottom_id": resource_id, "pod_id": self.pod_id(),
             "project_id": project_id, "resource_type": resource_type}})
-
-
-def seg(value: str) -> str:
-    """``value`` quoted as one URL path segment (ids come from callers' URLs)."""
-    return quote(value, safe="")
-
-
-def _error(resp: httpx.Response) -> ApiError:
-    try:
-        err = resp.json()["NeutronError"]
-        kind, message, detail = err["type"], err["message"], err.get("detail", "")
-    except (ValueError, KeyError, TypeError):
-        kind, message, detail = "CentralError", resp.text[:500], ""
-    cls = _BY_STATUS.get(resp.status_code)
-    if cls is None:
-        return ServiceUnavailable(f"central networking failed: {resp.status_code} {message}")
-    return cls(message, kind=kind, detail=detail)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tricircle_lb.common.context import Context
-from tricircle_lb.networking.local.central_client import CentralClient, seg
+from tricircle_lb.networking.client import seg
+from tricircle_lb.networking.local.central_client import CentralClient
 
 Body = dict[str, Any]
 
