@@ -304,8 +304,6 @@ def _region(parser: configparser.ConfigParser, section: str, index: int) -> Regi
             raise TopologyError(f"[{section}] hosts: {h!r} is not a host name")
     if len(set(hosts)) != len(hosts):
         raise TopologyError(f"[{section}] hosts: a host is listed twice")
-    if not parser.has_option(section, "compute_port"):
-        raise TopologyError(f"[{section}] compute_port is required")
     return RegionSpec(
         name=name,
         index=index,
@@ -313,7 +311,8 @@ def _region(parser: configparser.ConfigParser, section: str, index: int) -> Regi
         network_port=_port(parser, section, "network_port", 0),
         mgmt_subnet_cidr=cidr,
         controller_host=host,
-        compute_port=_port(parser, section, "compute_port", 0),
+        # Nova's port for the first region, the next ones after it.
+        compute_port=_port(parser, section, "compute_port", 8773 + index),
         hosts=hosts,
     )
 

@@ -34,11 +34,17 @@ def _read(path: Path) -> configparser.ConfigParser:
 
 def test_services_in_start_order(deployment: launcher.Deployment) -> None:
     svcs = services(deployment.topology)
-    assert [s.name for s in svcs] == ["identity", "central", "region-RegionOne",
-                                      "region-RegionTwo"]
-    assert [s.kind for s in svcs] == [Kind.IDENTITY] + [Kind.NETWORKING] * 3
+    assert [s.name for s in svcs] == [
+        "identity", "central", "region-RegionOne", "region-RegionTwo", "compute-RegionOne",
+        "compute-RegionTwo", "agent-RegionOne-controller", "agent-RegionOne-host1",
+        "agent-RegionOne-host2", "agent-RegionTwo-controller", "agent-RegionTwo-host1",
+        "agent-RegionTwo-host2"]
+    assert [s.kind for s in svcs] == ([Kind.IDENTITY] + [Kind.NETWORKING] * 3
+                                      + [Kind.COMPUTE] * 2 + [Kind.AGENT] * 6)
     assert svcs[1].url == "http://127.0.0.1:9696"
     assert svcs[2].health_url == "http://127.0.0.1:9701/healthcheck"
+    assert svcs[4].url == "http://127.0.0.1:8774"
+    assert not svcs[6].has_api and svcs[5].has_api
 
 
 def test_secrets_are_random_per_state_dir_kept_and_private(tmp_path: Path) -> None:
@@ -60,8 +66,7 @@ def test_generated_configs_hold_exactly_what_services_read(
     secrets = Secrets.load_or_create(paths)
     write_configs(deployment.topology, secrets)
     files = sorted(p.name for p in paths.etc.iterdir())
-    assert files == ["central.ini", "identity.ini", "region-RegionOne.ini",
-                     "region-RegionTwo.ini"]
+    assert files == sorted(f"{s.name}.ini" for s in services(deployment.topology))
     for f in paths.etc.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
 
@@ -85,7 +90,7 @@ def test_generated_configs_hold_exactly_what_services_read(
     assert net["tenant_network_types"] == "vxlan,local,vlan,flat"
     assert net["vni_ranges"] == "1001:2000"
     assert net["network_vlan_ranges"] == "physnet1:100:199"
-    assert net["flat_networks"] == "physnet1"
+    assert net["flat_networks"] == "physnet2"
     jobs = {k: central["jobs"][k] for k in ("poll_interval", "lease_time", "max_attempts",
                                             "backoff_base", "backoff_max")}
     assert jobs == {"poll_interval": "0.5", "lease_time": "30", "max_attempts": "30",
@@ -97,6 +102,18 @@ def test_generated_configs_hold_exactly_what_services_read(
     assert two["networking"]["region_name"] == "RegionTwo"
     assert two["networking"]["central_region_name"] == "CentralRegion"
     assert two["networking"]["availability_zone"] == "az2"
+
+    compute = _read(paths.config_file("compute-RegionTwo"))
+    assert ServerConfig.from_parser(compute).port == 8775
+    assert {k: compute["compute"][k] for k in ("region_name", "availability_zone", "hosts")} == {
+        "region_name": "RegionTwo", "availability_zone": "az2",
+        "hosts": "RegionTwo-host1,RegionTwo-host2"}
+    agent = _read(paths.config_file("agent-RegionTwo-host1"))
+    assert agent["agent"]["host"] == "RegionTwo-host1"
+    assert agent["agent"]["host_namespace"] == "tcl-h-RegionTwo-host1"
+    assert agent["agent"]["tunnel_ip"] == "198.18.0.5"  # 5th host in file order
+    assert agent["agent"]["physical_interface_mappings"] == "physnet1:pn0,physnet2:pn1"
+    assert agent["agent"]["namespace_prefix"] == "tcl-"
 
 
 def test_openrc_is_shell_quoted_and_sourceable(deployment: launcher.Deployment) -> None:

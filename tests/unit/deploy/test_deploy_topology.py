@@ -35,12 +35,18 @@ def test_packaged_default_has_two_regions_and_the_spec_values() -> None:
     assert topo.central.tenant_network_types == ("vxlan", "local", "vlan", "flat")
     assert topo.central.vni_ranges == ("1001:2000",)
     assert topo.central.network_vlan_ranges == ("physnet1:100:199",)
-    assert topo.central.flat_networks == ("physnet1",)
+    assert topo.central.flat_networks == ("physnet2",)
+    assert topo.central.physical_networks == ("physnet1", "physnet2")
+    assert (topo.underlay_cidr, topo.prefix) == ("198.18.0.0/15", "tcl-")
     one, two = topo.regions
     assert (one.name, one.index, one.availability_zone, one.network_port) == (
         "RegionOne", 1, "az1", 9701)
     assert one.mgmt_subnet_cidr == ipaddress.ip_network("192.168.10.0/24")
     assert one.controller_host == "RegionOne-controller"
+    assert (one.compute_port, two.compute_port) == (8774, 8775)
+    assert one.hosts == ("RegionOne-host1", "RegionOne-host2")
+    assert one.all_hosts == ("RegionOne-controller", "RegionOne-host1", "RegionOne-host2")
+    assert topo.hosts[3:] == ("RegionTwo-controller", "RegionTwo-host1", "RegionTwo-host2")
     assert (one.mgmt_net_name, one.mgmt_subnet_name) == ("lb-mgmt-net1", "lb-mgmt-subnet1")
     assert (two.mgmt_net_name, two.mgmt_subnet_name) == ("lb-mgmt-net2", "lb-mgmt-subnet2")
     assert two.health_manager_port_name == "octavia-health-manager-RegionTwo-listen-port"
