@@ -21,6 +21,12 @@ from tricircle_lb.networking.app import create_app
 
 @pytest.fixture
 def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    yield from build_cloud(tmp_path, monkeypatch)
+
+
+def build_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                central_database_url: str | None = None) -> Iterator[Cloud]:
+    """Central and two regions in-process; central on ``central_database_url`` if given."""
     router = HostRouter()
     session = FakeServiceSession(router)
     monkeypatch.setattr("tricircle_lb.networking.app.ServiceSession",
@@ -34,7 +40,8 @@ def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     entered = []
     try:
         for role, region, az in specs:
-            app = create_app(write_config(tmp_path / f"{region}.ini", role, region, az))
+            url = central_database_url if role == "central" else None
+            app = create_app(write_config(tmp_path / f"{region}.ini", role, region, az, url))
             client = TestClient(app, base_url=f"http://{HOSTS[region]}",
                                 raise_server_exceptions=False)
             client.__enter__()

@@ -71,10 +71,12 @@ class FakeServiceSession(ServiceSession):
         return f"http://{HOSTS[region]}"
 
 
-def write_config(path: Path, role: str, region: str, az: str = "") -> Path:
+def write_config(path: Path, role: str, region: str, az: str = "",
+                 database_url: str | None = None) -> Path:
+    url = database_url or f"sqlite:///{path.with_suffix('.db')}"
     path.write_text(f"""
 [DEFAULT]
-database_url = sqlite:///{path.with_suffix('.db')}
+database_url = {url}
 [keystone_authtoken]
 auth_url = http://identity.test/v3
 username = svc
