@@ -173,7 +173,8 @@ def status(
     for s in st.services:
         table.add_row(s.service.name, s.service.region or "-",
                       "[green]up[/]" if s.healthy else "[red]down[/]",
-                      s.service.url, str(s.pid) if s.pid else "-")
+                      s.service.url if s.service.has_api else "-",
+                      str(s.pid) if s.pid else "-")
     out.print(table)
     if st.holdings:
         held = Table(title="Regions (as admin)", title_justify="left")
