@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -100,30 +102,26 @@ class PortOps(CentralBase):
 
     def _assign_ips(self, session: Session, port: Port, net: Network,
                     wanted: list[dict[str, str | None]] | None) -> None:
+        """Addresses for ``port``: those asked for, or (``wanted`` None) one per IP
+        version from the first subnet of that version with a free address."""
         subnets = list(session.scalars(select(Subnet).where(Subnet.network_id == net.id)
                                        .order_by(Subnet.created_at)))
-        requests: list[tuple[Subnet, str | None]] = []
         if wanted is None:
-            for version in (4, 6):
-                candidates = [s for s in subnets if s.ip_version == version]
-                if candidates:
-                    requests.append((candidates[0], None))
+            versions = sorted({s.ip_version for s in subnets})
+            picks: list[Callable[[], tuple[Subnet, str]]] = [
+                functools.partial(_first_free, session,
+                                  [s for s in subnets if s.ip_version == v], net.id)
+                for v in versions]
         else:
-            for item in wanted:
-                requests.append((_subnet_for(subnets, net.id, item), item.get("ip_address")))
-        assigned: list[str] = []
-        for position, (subnet, address) in enumerate(requests):
-            if address is None and wanted is None:
-                ip = _first_free(session, [s for s in subnets
-                                           if s.ip_version == subnet.ip_version], net.id)
-                subnet = ip[0]
-                chosen = ip[1]
-            else:
-                chosen = ipam.allocate(session, subnet, address)
-            if chosen in assigned:
-                raise invalid(f"IP address {chosen} requested twice for the port")
-            assigned.append(chosen)
-            session.add(IPAllocation(port_id=port.id, subnet_id=subnet.id, ip_address=chosen,
+            picks = [functools.partial(_requested, session, _subnet_for(subnets, net.id, item),
+                                       item.get("ip_address")) for item in wanted]
+        assigned: set[str] = set()
+        for position, pick in enumerate(picks):
+            subnet, address = pick()  # sees the allocations flushed before it
+            if address in assigned:
+                raise invalid(f"IP address {address} requested twice for the port")
+            assigned.add(address)
+            session.add(IPAllocation(port_id=port.id, subnet_id=subnet.id, ip_address=address,
                                      network_id=net.id, position=position))
             session.flush()
 
@@ -269,6 +267,10 @@ def _subnet_for(subnets: list[Subnet], network_id: str, item: dict[str, str | No
             return s
     raise BadRequest(f"IP address {address} is not a valid IP for any of the subnets on the "
                      f"specified network.", kind="InvalidIpForNetwork")
+
+
+def _requested(session: Session, subnet: Subnet, address: str | None) -> tuple[Subnet, str]:
+    return subnet, ipam.allocate(session, subnet, address)
 
 
 def _first_free(session: Session, subnets: list[Subnet], network_id: str) -> tuple[Subnet, str]:
