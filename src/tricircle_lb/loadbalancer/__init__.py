@@ -1,0 +1,1 @@
+"""The load-balancer service (Octavia v2 API per region) and its amphora driver."""

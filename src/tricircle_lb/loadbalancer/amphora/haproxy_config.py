@@ -1,0 +1,583 @@
+"""Render a load balancer's desired state as an HAProxy 2.6 configuration.
+
+The input is typed (:class:`LoadBalancerConfig` and the frozen dataclasses it
+holds); :func:`render` validates everything, turns it into ready-made,
+safe configuration tokens and lays them out with ``templates/haproxy.cfg.j2``.
+
+Shape of the output (as Octavia's amphora driver, with differences noted):
+
+- ``global``: ``master-worker``, ``maxconn`` sized by :func:`global_maxconn`
+  to fit the open-files limit, the pid file, and an admin stats socket with
+  ``expose-fd listeners`` so a reload hands the listening sockets over without
+  dropping connections.
+- one ``frontend <listener id>`` per listener; HTTP is ``mode http``, TCP and
+  HTTPS (pass-through, TLS is not terminated) are ``mode tcp``.
+- one ``backend <pool id>:<listener id>`` per pool a listener uses (its
+  default pool and the pools of its REDIRECT_TO_POOL policies): the backend's
+  mode and member timeouts are the listener's, so a pool shared by two
+  listeners gets one backend for each.
+- L7 policies keep Octavia's "first policy by position wins" semantics even
+  though HAProxy runs every ``http-request`` rule before any ``use_backend``:
+  each policy, in position order, records its position in ``txn.tlb_l7`` if
+  its rules match and no earlier policy matched; the redirect, deny and
+  ``use_backend`` rules then test that variable. Policies without rules never
+  match and are left out.
+- PING health monitors become plain TCP connect checks: HAProxy cannot send
+  ICMP without ``external-check`` (a forked program per check, which we do
+  not allow in the amphora).
+
+Injection rules (no user-controlled string may add configuration):
+
+- Names never appear in the file. Ids (load balancer, listener, pool, member,
+  policy, rule) must match ``[A-Za-z0-9][A-Za-z0-9_-]{0,63}`` (UUIDs do).
+- Every string that reaches the file must be printable
+  (:meth:`str.isprintable`: no newline, NUL, tab or other control or
+  separator character) and within a length limit, else
+  :class:`ConfigRenderError` names the field.
+- Strict patterns: addresses and CIDRs are parsed by :mod:`ipaddress` and
+  re-rendered; ``url_path`` is an RFC 3986 absolute path (``/`` followed by
+  unreserved, sub-delims, ``:@/%?`` characters); ``http_method`` and every enum
+  come from a fixed set; ``expected_codes`` is ``NNN``, ``NNN,NNN…`` or
+  ``NNN-NNN``; cookie names and L7 HEADER/COOKIE keys are HTTP tokens
+  without HAProxy's special characters (``[A-Za-z0-9!*+.^_|~-]+``);
+  ``redirect_url`` is an ``http``/``https`` URL without whitespace; REGEX
+  values must compile.
+- Free values (L7 values, ``redirect_url``, ``url_path``, file paths) are
+  written as one single-quoted HAProxy word: inside single quotes HAProxy
+  reads ``#``, spaces, ``"``, ``\\``, ``$`` and braces literally, and a ``'`` is
+  written as ``'\\''`` (close, escaped quote, reopen). ACL patterns follow
+  ``--`` so a value such as ``-f /etc/passwd`` is a pattern, not a flag.
+  ``redirect_url`` is a log-format string for HAProxy, so its ``%`` are
+  doubled: ``%[src]`` stays text instead of becoming a sample fetch.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+
+Protocol = Literal["HTTP", "HTTPS", "TCP"]
+Algorithm = Literal["ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP"]
+PersistenceType = Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"]
+MonitorType = Literal["HTTP", "HTTPS", "TCP", "PING"]
+PolicyAction = Literal["REDIRECT_TO_URL", "REDIRECT_TO_POOL", "REJECT"]
+RuleType = Literal["PATH", "HOST_NAME", "HEADER", "COOKIE", "FILE_TYPE"]
+CompareType = Literal["EQUAL_TO", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "REGEX"]
+
+INSERT_HEADERS = ("X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "PATCH", "CONNECT")
+STICK_TABLE_SIZE = "10k"
+
+
+class ConfigRenderError(ValueError):
+    """The desired state cannot be rendered safely; the message names the field."""
+
+
+@dataclass(frozen=True)
+class HealthMonitor:
+    type: MonitorType
+    delay: int  # seconds between checks
+    timeout: int  # seconds
+    max_retries: int  # successes to go up (rise)
+    max_retries_down: int = 3  # failures to go down (fall)
+    http_method: str = "GET"
+    url_path: str = "/"
+    expected_codes: str = "200"
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    address: str
+    protocol_port: int
+    weight: int = 1  # 0..256; 0 drains (kept in the file, no new traffic)
+    backup: bool = False
+    admin_state_up: bool = True
+    monitor_address: str | None = None
+    monitor_port: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionPersistence:
+    type: PersistenceType
+    cookie_name: str | None = None  # APP_COOKIE only
+
+
+@dataclass(frozen=True)
+class Pool:
+    id: str
+    protocol: Protocol
+    lb_algorithm: Algorithm
+    members: tuple[Member, ...] = ()
+    session_persistence: SessionPersistence | None = None
+    health_monitor: HealthMonitor | None = None
+
+
+@dataclass(frozen=True)
+class L7Rule:
+    id: str
+    type: RuleType
+    compare_type: CompareType
+    value: str
+    key: str | None = None  # HEADER and COOKIE
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class L7Policy:
+    id: str
+    action: PolicyAction
+    position: int
+    rules: tuple[L7Rule, ...] = ()
+    redirect_url: str | None = None
+    redirect_pool_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Listener:
+    id: str
+    protocol: Protocol
+    protocol_port: int
+    default_pool_id: str | None = None
+    connection_limit: int = -1  # -1: unlimited (the global maxconn)
+    timeout_client_data: int = 50000  # milliseconds, as Octavia
+    timeout_member_connect: int = 5000
+    timeout_member_data: int = 50000
+    timeout_tcp_inspect: int = 0
+    insert_headers: Mapping[str, bool | str] = field(default_factory=dict)
+    allowed_cidrs: tuple[str, ...] = ()
+    l7policies: tuple[L7Policy, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadBalancerConfig:
+    id: str
+    vip_address: str
+    listeners: tuple[Listener, ...] = ()
+    pools: tuple[Pool, ...] = ()
+    peers: None = None  # active/standby peers: not yet
+
+
+# -- validation and quoting ------------------------------------------------------
+
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9!*+.^_|~-]{1,64}")
+_URL_PATH_RE = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]{0,2047}")
+_URL_RE = re.compile(r"https?://[^\s]{1,2040}")
+_CODES_RE = re.compile(r"(\d{3})(?:-(\d{3})|((?:,\d{3})*))")
+
+
+def _id(value: str, where: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise ConfigRenderError(f"{where}: not a valid id: {value!r}")
+    return value
+
+
+def _printable(value: str, where: str, max_len: int = 255) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigRenderError(f"{where}: must be a non-empty string")
+    if not value.isprintable():
+        raise ConfigRenderError(
+            f"{where}: contains a control character (newline, NUL, tab, ...)"
+        )
+    if len(value) > max_len:
+        raise ConfigRenderError(f"{where}: longer than {max_len} characters")
+    return value
+
+
+def _match(pattern: re.Pattern[str], value: str, where: str, what: str, max_len: int) -> str:
+    _printable(value, where, max_len)
+    if not pattern.fullmatch(value):
+        raise ConfigRenderError(f"{where}: not {what}: {value!r}")
+    return value
+
+
+def quote(value: str) -> str:
+    """One HAProxy word holding ``value`` literally (single-quoted)."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _int(value: int, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigRenderError(f"{where}: must be an integer in {low}..{high}")
+    return value
+
+
+def _address(value: str, port: int, where: str) -> str:
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigRenderError(f"{where}: not an IP address: {value!r}") from None
+    _int(port, f"{where} port", 1, 65535)
+    return f"ipv6@[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def _expect(codes: str, where: str) -> str:
+    m = _CODES_RE.fullmatch(_printable(codes, where, 255))
+    if not m:
+        raise ConfigRenderError(f"{where}: expected NNN, NNN,NNN or NNN-NNN: {codes!r}")
+    if m.group(2):
+        low, high = int(m.group(1)), int(m.group(2))
+        if not 100 <= low <= high <= 599:
+            raise ConfigRenderError(f"{where}: bad range {codes!r}")
+        values = [str(c) for c in range(low, high + 1)]
+    else:
+        values = codes.split(",")
+    for code in values:
+        if not 100 <= int(code) <= 599:
+            raise ConfigRenderError(f"{where}: not an HTTP status: {code}")
+    if len(values) == 1:
+        return f"http-check expect status {values[0]}"
+    return "http-check expect rstatus ^(" + "|".join(values) + ")$"
+
+
+def global_maxconn(open_files_limit: int, *, listeners: int = 0, servers: int = 0) -> int:
+    """The most connections HAProxy can hold within ``open_files_limit`` descriptors.
+
+    A proxied connection costs two descriptors (client side, server side). The
+    headroom covers listening sockets, one health check per server, the stats
+    socket and master-worker pipes, plus a tenth of the limit for HAProxy's own
+    estimate (it also counts pollers and resolvers).
+    """
+    _int(open_files_limit, "open_files_limit", 1, 1 << 30)
+    headroom = 64 + listeners + servers + open_files_limit // 10
+    maxconn = (open_files_limit - headroom) // 2
+    if maxconn < 1:
+        raise ConfigRenderError(f"open_files_limit: {open_files_limit} leaves no connections")
+    return maxconn
+
+
+# -- view model: ready-made lines for the template -------------------------------
+
+
+@dataclass(frozen=True)
+class _Frontend:
+    name: str
+    mode: str
+    bind: str
+    maxconn: int
+    timeout_client: int
+    inspect_delay: int
+    lines: tuple[str, ...]
+    default_backend: str | None
+
+
+@dataclass(frozen=True)
+class _Backend:
+    name: str
+    mode: str
+    balance: str
+    timeout_connect: int
+    timeout_server: int
+    lines: tuple[str, ...]
+    servers: tuple[str, ...]
+
+
+_BALANCE = {"ROUND_ROBIN": "roundrobin", "LEAST_CONNECTIONS": "leastconn", "SOURCE_IP": "source"}
+_MATCH = {"EQUAL_TO": "str", "STARTS_WITH": "beg", "ENDS_WITH": "end", "CONTAINS": "sub",
+          "REGEX": "reg"}
+
+
+def _acl(rule: L7Rule, where: str) -> str:
+    rid = _id(rule.id, f"{where}.id")
+    if rule.compare_type not in _MATCH:
+        raise ConfigRenderError(f"{where}.compare_type: unknown {rule.compare_type!r}")
+    value = _printable(rule.value, f"{where}.value")
+    if rule.compare_type == "REGEX":
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ConfigRenderError(f"{where}.value: invalid regex: {exc}") from None
+    match = f"-m {_MATCH[rule.compare_type]}"
+    if rule.type == "PATH":
+        fetch = "path"
+    elif rule.type == "HOST_NAME":
+        fetch = "req.hdr(host) -i"
+    elif rule.type == "FILE_TYPE":
+        if rule.compare_type not in ("EQUAL_TO", "REGEX"):
+            raise ConfigRenderError(f"{where}.compare_type: FILE_TYPE takes EQUAL_TO or REGEX")
+        # "path_end -m str" does not work in HAProxy; path_end alone is EQUAL_TO.
+        fetch, match = ("path_end", "") if rule.compare_type == "EQUAL_TO" else ("path", match)
+        if rule.compare_type == "EQUAL_TO":
+            value = "." + value.lstrip(".")
+    elif rule.type in ("HEADER", "COOKIE"):
+        if rule.key is None:
+            raise ConfigRenderError(f"{where}.key: required for {rule.type}")
+        key = _match(_TOKEN_RE, rule.key, f"{where}.key", "an HTTP token", 64)
+        fetch = f"req.hdr({key})" if rule.type == "HEADER" else f"req.cook({key})"
+    else:
+        raise ConfigRenderError(f"{where}.type: unknown {rule.type!r}")
+    return " ".join(p for p in ("acl", rid, fetch, match, "--", quote(value)) if p)
+
+
+def _l7_lines(listener: Listener, backend_of: Mapping[str, str], where: str) -> list[str]:
+    acls: list[str] = []
+    marks: list[str] = []
+    actions: list[str] = []
+    uses: list[str] = []
+    positions = [p.position for p in listener.l7policies]
+    if len(set(positions)) != len(positions):
+        raise ConfigRenderError(f"{where}.l7policies: positions must be unique")
+    for policy in sorted(listener.l7policies, key=lambda p: p.position):
+        pwhere = f"{where}.l7policies[{policy.id}]"
+        _id(policy.id, f"{pwhere}.id")
+        pos = _int(policy.position, f"{pwhere}.position", 1, 1 << 31)
+        if not policy.rules:
+            continue
+        terms = []
+        for rule in policy.rules:
+            acls.append(_acl(rule, f"{pwhere}.rules[{rule.id}]"))
+            terms.append(("!" if rule.invert else "") + rule.id)
+        marks.append(
+            f"http-request set-var(txn.tlb_l7) int({pos}) "
+            f"if !{{ var(txn.tlb_l7) -m found }} {' '.join(terms)}"
+        )
+        chosen = f"if {{ var(txn.tlb_l7) -m int {pos} }}"
+        if policy.action == "REJECT":
+            actions.append(f"http-request deny {chosen}")
+        elif policy.action == "REDIRECT_TO_URL":
+            url = _match(_URL_RE, policy.redirect_url or "", f"{pwhere}.redirect_url",
+                         "an http(s) URL without whitespace", 2048)
+            # A redirect location is a log-format string: "%%" is a literal "%".
+            actions.append(
+                f"http-request redirect location {quote(url.replace('%', '%%'))} "
+                f"code 302 {chosen}"
+            )
+        elif policy.action == "REDIRECT_TO_POOL":
+            pool_id = _id(policy.redirect_pool_id or "", f"{pwhere}.redirect_pool_id")
+            uses.append(f"use_backend {backend_of[pool_id]} {chosen}")
+        else:
+            raise ConfigRenderError(f"{pwhere}.action: unknown {policy.action!r}")
+    return acls + marks + actions + uses
+
+
+def _frontend(listener: Listener, vip: str, maxconn: int, backend_of: Mapping[str, str]) -> (
+    _Frontend
+):
+    where = f"listeners[{listener.id}]"
+    name = _id(listener.id, f"{where}.id")
+    if listener.protocol not in ("HTTP", "HTTPS", "TCP"):
+        raise ConfigRenderError(f"{where}.protocol: unknown {listener.protocol!r}")
+    mode = "http" if listener.protocol == "HTTP" else "tcp"
+    limit = _int(listener.connection_limit, f"{where}.connection_limit", -1, 1 << 30)
+    lines: list[str] = []
+    if listener.allowed_cidrs:
+        nets = []
+        for i, cidr in enumerate(listener.allowed_cidrs):
+            try:
+                nets.append(str(ipaddress.ip_network(cidr, strict=False)))
+            except (ValueError, TypeError):
+                raise ConfigRenderError(
+                    f"{where}.allowed_cidrs[{i}]: not a CIDR: {cidr!r}"
+                ) from None
+        lines.append(f"tcp-request connection reject if !{{ src {' '.join(nets)} }}")
+    wanted = []
+    for header, enabled in listener.insert_headers.items():
+        if header not in INSERT_HEADERS:
+            raise ConfigRenderError(f"{where}.insert_headers: unsupported header {header!r}")
+        if enabled is True or (isinstance(enabled, str) and enabled.lower() == "true"):
+            wanted.append(header)
+    if wanted and mode != "http":
+        raise ConfigRenderError(f"{where}.insert_headers: only for HTTP listeners")
+    if "X-Forwarded-For" in wanted:
+        lines.append("option forwardfor")
+    if "X-Forwarded-Port" in wanted:
+        lines.append("http-request set-header X-Forwarded-Port %[dst_port]")
+    if "X-Forwarded-Proto" in wanted:
+        lines.append("http-request set-header X-Forwarded-Proto http")
+    if listener.l7policies and mode != "http":
+        raise ConfigRenderError(f"{where}.l7policies: only for HTTP listeners")
+    lines += _l7_lines(listener, backend_of, where)
+    default = None
+    if listener.default_pool_id is not None:
+        default = backend_of[_id(listener.default_pool_id, f"{where}.default_pool_id")]
+    return _Frontend(
+        name=name,
+        mode=mode,
+        bind=_address(vip, listener.protocol_port, f"{where}.protocol_port / vip_address"),
+        maxconn=maxconn if limit == -1 else min(limit, maxconn),
+        timeout_client=_int(listener.timeout_client_data, f"{where}.timeout_client_data",
+                            0, 86400000),
+        inspect_delay=_int(listener.timeout_tcp_inspect, f"{where}.timeout_tcp_inspect",
+                           0, 86400000),
+        lines=tuple(lines),
+        default_backend=default,
+    )
+
+
+def _monitor_lines(hm: HealthMonitor, where: str) -> tuple[list[str], str]:
+    """Backend lines and the server option string for a health monitor."""
+    if hm.type not in ("HTTP", "HTTPS", "TCP", "PING"):
+        raise ConfigRenderError(f"{where}.type: unknown {hm.type!r}")
+    delay = _int(hm.delay, f"{where}.delay", 1, 86400)
+    timeout = _int(hm.timeout, f"{where}.timeout", 1, 86400)
+    rise = _int(hm.max_retries, f"{where}.max_retries", 1, 10)
+    fall = _int(hm.max_retries_down, f"{where}.max_retries_down", 1, 10)
+    lines = [f"timeout check {timeout}s"]
+    check = "check"
+    if hm.type in ("HTTP", "HTTPS"):
+        if hm.http_method not in HTTP_METHODS:
+            raise ConfigRenderError(f"{where}.http_method: unknown {hm.http_method!r}")
+        path = _match(_URL_PATH_RE, hm.url_path, f"{where}.url_path", "an absolute URL path",
+                      2048)
+        lines.append(f"option httpchk {hm.http_method} {quote(path)}")
+        lines.append(_expect(hm.expected_codes, f"{where}.expected_codes"))
+        if hm.type == "HTTPS":
+            check = "check check-ssl verify none"
+    # TCP and PING: a TCP connect check (HAProxy cannot ping; see the module doc).
+    return lines, f"{check} inter {delay}s fall {fall} rise {rise}"
+
+
+def _backend(pool: Pool, listener: Listener, name: str) -> _Backend:
+    where = f"pools[{pool.id}]"
+    mode = "http" if listener.protocol == "HTTP" else "tcp"
+    if pool.lb_algorithm not in _BALANCE:
+        raise ConfigRenderError(f"{where}.lb_algorithm: unknown {pool.lb_algorithm!r}")
+    lines: list[str] = []
+    sp = pool.session_persistence
+    cookie_servers = False
+    if sp is not None:
+        if sp.type == "SOURCE_IP":
+            lines += [f"stick-table type ipv6 size {STICK_TABLE_SIZE}", "stick on src"]
+        elif sp.type in ("HTTP_COOKIE", "APP_COOKIE"):
+            if mode != "http":
+                raise ConfigRenderError(
+                    f"{where}.session_persistence: {sp.type} needs an HTTP listener"
+                )
+            if sp.type == "HTTP_COOKIE":
+                lines.append("cookie SRV insert indirect nocache")
+                cookie_servers = True
+            else:
+                cookie = _match(_TOKEN_RE, sp.cookie_name or "",
+                                f"{where}.session_persistence.cookie_name", "a cookie name", 64)
+                lines += [
+                    f"stick-table type string len 64 size {STICK_TABLE_SIZE}",
+                    f"stick store-response res.cook({cookie})",
+                    f"stick match req.cook({cookie})",
+                ]
+        else:
+            raise ConfigRenderError(f"{where}.session_persistence.type: unknown {sp.type!r}")
+    check = ""
+    if pool.health_monitor is not None:
+        hm_lines, check = _monitor_lines(pool.health_monitor, f"{where}.health_monitor")
+        lines += hm_lines
+    servers = []
+    member_ids = [m.id for m in pool.members]
+    if len(set(member_ids)) != len(member_ids):
+        raise ConfigRenderError(f"{where}.members: duplicate member id")
+    for m in pool.members:
+        mwhere = f"{where}.members[{m.id}]"
+        parts = ["server", _id(m.id, f"{mwhere}.id"),
+                 _address(m.address, m.protocol_port, f"{mwhere}.address"),
+                 f"weight {_int(m.weight, f'{mwhere}.weight', 0, 256)}"]
+        if check:
+            parts.append(check)
+            if m.monitor_address is not None:
+                try:
+                    parts.append(f"addr {ipaddress.ip_address(m.monitor_address)}")
+                except ValueError:
+                    raise ConfigRenderError(
+                        f"{mwhere}.monitor_address: not an IP address: {m.monitor_address!r}"
+                    ) from None
+            if m.monitor_port is not None:
+                parts.append(f"port {_int(m.monitor_port, f'{mwhere}.monitor_port', 1, 65535)}")
+        if cookie_servers:
+            parts.append(f"cookie {m.id}")
+        if m.backup:
+            parts.append("backup")
+        if not m.admin_state_up:
+            parts.append("disabled")
+        servers.append(" ".join(parts))
+    lwhere = f"listeners[{listener.id}]"
+    return _Backend(
+        name=name,
+        mode=mode,
+        balance=_BALANCE[pool.lb_algorithm],
+        timeout_connect=_int(listener.timeout_member_connect,
+                             f"{lwhere}.timeout_member_connect", 0, 86400000),
+        timeout_server=_int(listener.timeout_member_data, f"{lwhere}.timeout_member_data",
+                            0, 86400000),
+        lines=tuple(lines),
+        servers=tuple(servers),
+    )
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tricircle_lb.loadbalancer.amphora", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # not HTML: values are quoted by this module instead
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("haproxy.cfg.j2")
+
+
+def _used_pools(listener: Listener) -> list[str]:
+    ids = [listener.default_pool_id] if listener.default_pool_id else []
+    ids += [p.redirect_pool_id for p in sorted(listener.l7policies, key=lambda p: p.position)
+            if p.action == "REDIRECT_TO_POOL" and p.rules and p.redirect_pool_id]
+    return list(dict.fromkeys(ids))
+
+
+def render(
+    config: LoadBalancerConfig,
+    *,
+    stats_socket: Path,
+    pid_file: Path,
+    open_files_limit: int,
+) -> str:
+    """The HAProxy configuration for ``config``; raises :class:`ConfigRenderError`."""
+    lb_id = _id(config.id, "loadbalancer.id")
+    pools = {_id(p.id, "pools[].id"): p for p in config.pools}
+    listener_ids = [_id(li.id, "listeners[].id") for li in config.listeners]
+    if len(set(listener_ids)) != len(listener_ids):
+        raise ConfigRenderError("listeners: duplicate id")
+    maxconn = global_maxconn(
+        open_files_limit,
+        listeners=len(config.listeners),
+        servers=sum(len(p.members) for p in config.pools) * max(1, len(config.listeners)),
+    )
+    frontends: list[_Frontend] = []
+    backends: list[_Backend] = []
+    for listener in config.listeners:
+        backend_of: dict[str, str] = {}
+        for pool_id in _used_pools(listener):
+            if pool_id not in pools:
+                raise ConfigRenderError(f"listeners[{listener.id}]: unknown pool {pool_id!r}")
+            backend_of[pool_id] = f"{pool_id}:{listener.id}"
+        frontends.append(_frontend(listener, config.vip_address, maxconn, backend_of))
+        backends += [_backend(pools[p], listener, name) for p, name in backend_of.items()]
+    return _template().render(
+        lb_id=lb_id,
+        maxconn=maxconn,
+        pid_file=quote(_printable(str(pid_file), "pid_file", 1024)),
+        stats_socket=quote(_printable(str(stats_socket), "stats_socket", 107)),
+        frontends=frontends,
+        backends=backends,
+    )
+
+
+__all__: Sequence[str] = [
+    "ConfigRenderError",
+    "HealthMonitor",
+    "L7Policy",
+    "L7Rule",
+    "Listener",
+    "LoadBalancerConfig",
+    "Member",
+    "Pool",
+    "SessionPersistence",
+    "global_maxconn",
+    "quote",
+    "render",
+]
