@@ -2,6 +2,10 @@
 
 from tricircle_lb.loadbalancer.amphora.haproxy_config import (
     ConfigRenderError,
+    global_maxconn,
+    render,
+)
+from tricircle_lb.loadbalancer.amphora.model import (
     HealthMonitor,
     L7Policy,
     L7Rule,
@@ -10,8 +14,6 @@ from tricircle_lb.loadbalancer.amphora.haproxy_config import (
     Member,
     Pool,
     SessionPersistence,
-    global_maxconn,
-    render,
 )
 
 __all__ = [
