@@ -54,7 +54,7 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
     Its namespaces get a prefix of their own (``tcl-t<hex>-``), so test
     deployments never touch each other's or a running demo's.
     """
-    ports = free_ports(2 + 2 * regions)
+    ports = free_ports(2 + 3 * regions)
     names = [f"Region{n}" for n in ("One", "Two", "Three", "Four")[:regions]]
     prefix = f"tcl-t{secrets.token_hex(3)}-"
     text = [
@@ -68,12 +68,15 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
         text += [f"[region:{name}]", f"availability_zone = az{i + 1}",
                  f"network_port = {ports[2 + i]}",
                  f"compute_port = {ports[2 + regions + i]}",
+                 f"loadbalancer_port = {ports[2 + 2 * regions + i]}",
                  f"mgmt_subnet_cidr = 192.168.{10 * (i + 1)}.0/24",
                  f"controller_host = {name}-controller", f"hosts = {hosts}", ""]
     path.write_text("\n".join(text))
     result = {"identity": ports[0], "central": ports[1]}
     result.update({f"region-{n}": ports[2 + i] for i, n in enumerate(names)})
     result.update({f"compute-{n}": ports[2 + regions + i] for i, n in enumerate(names)})
+    result.update({f"loadbalancer-{n}": ports[2 + 2 * regions + i]
+                   for i, n in enumerate(names)})
     return result
 
 

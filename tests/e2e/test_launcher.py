@@ -116,7 +116,8 @@ def test_kill_9_of_a_service_is_followed_by_a_restart(cloud: Cloud) -> None:
         os.kill(old, signal.SIGKILL)
         url = (cloud.identity_url.removesuffix("/v3") if name == "identity"
                else cloud.central_url if name == "central"
-               else f"http://127.0.0.1:{cloud.ports[name]}" if name.startswith("compute-")
+               else f"http://127.0.0.1:{cloud.ports[name]}"
+               if name.startswith(("compute-", "loadbalancer-"))
                else cloud.region_urls.get(name.removeprefix("region-")))
         deadline = time.monotonic() + 60
         while True:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tricircle_lb.agent.instances import amphora_boot
+from tricircle_lb.compute.catalog import image_id_of
 from tricircle_lb.dataplane.interface import FdbEntry, Neighbour
 from tricircle_lb.dataplane.names import bridge_name, tap_name, vlan_name, vxlan_name
 
@@ -23,6 +25,7 @@ LOG = logging.getLogger(__name__)
 Body = dict[str, Any]
 
 SHADOW_OWNER = "compute:shadow"
+AMPHORA_IMAGE = "amphora-x64-haproxy"
 DEFAULT_MTU = 1500
 
 
@@ -83,6 +86,7 @@ class Instance:
     # Compute's task: ``scheduling``/``networking`` while it still binds ports,
     # ``spawning`` once every port is bound to this host (then it may start).
     task_state: str | None = None
+    image_id: str | None = None
 
     @property
     def ports_bound(self) -> bool:
@@ -119,7 +123,7 @@ def _network(body: Body) -> NetworkSpec:
     )
 
 
-def _instance(body: Body) -> Instance:
+def _instance(body: Body, amphora_image: str | None) -> Instance:
     raw = body.get("OS-EXT-SRV-ATTR:user_data")
     user_data = None
     if raw:
@@ -127,6 +131,11 @@ def _instance(body: Body) -> Instance:
             user_data = base64.b64decode(raw)
         except (binascii.Error, ValueError):
             LOG.warning("server %s: user_data is not base64", body.get("id"))
+    image = body.get("image")
+    image_id = str(image["id"]) if isinstance(image, dict) and image.get("id") else None
+    if amphora_image is not None and image_id == amphora_image:
+        # The amphora image carries the agent; its user-data is the agent's config.
+        user_data = amphora_boot(user_data)
     fault = body.get("fault")
     return Instance(
         id=str(body["id"]),
@@ -136,6 +145,7 @@ def _instance(body: Body) -> Instance:
         user_data=user_data,
         fault=str(fault.get("message")) if isinstance(fault, dict) else None,
         task_state=body.get("OS-EXT-STS:task_state"),
+        image_id=image_id,
     )
 
 
@@ -159,7 +169,7 @@ def _creation_key(port: Body) -> tuple[str, str]:
 
 def build(*, host: str, tunnel_ip: str, local_ports: list[Body], network_ports: list[Body],
           networks: list[Body], subnets: list[Body], servers: list[Body] | None,
-          instance_namespace: Callable[[str], str]) -> DesiredState:
+          instance_namespace: Callable[[str], str], region: str | None = None) -> DesiredState:
     """What this host should look like.
 
     - compute ports (not ``compute:shadow``) of instances placed here go into
@@ -168,9 +178,12 @@ def build(*, host: str, tunnel_ip: str, local_ports: list[Body], network_ports: 
       controller owns that namespace), as ``binding:profile["ifname"]`` or
       ``ns-<port id[:11]>``; ports without either are not plugged;
     - ports on the same networks bound to another VTEP become FDB entries
-      (plus the all-zeros flood entry per VTEP) and neighbour entries.
+      (plus the all-zeros flood entry per VTEP) and neighbour entries;
+    - an instance booted from ``region``'s amphora image runs the amphora agent
+      with its user-data as configuration (:func:`~.instances.amphora_boot`).
     """
     state = DesiredState(manage_instances=servers is not None)
+    amphora_image = image_id_of(region, AMPHORA_IMAGE) if region else None
     nets = {n.id: n for n in map(_network, networks)}
     subnet_by_id = {str(s["id"]): s for s in subnets}
     if servers is not None:
@@ -178,7 +191,7 @@ def build(*, host: str, tunnel_ip: str, local_ports: list[Body], network_ports: 
             if (body.get("OS-EXT-SRV-ATTR:host") in (host, None)
                     and body.get("OS-EXT-STS:task_state") != "deleting"
                     and body.get("status") != "DELETED"):
-                inst = _instance(body)
+                inst = _instance(body, amphora_image)
                 state.instances[inst.id] = inst
 
     by_instance: dict[str, list[Body]] = defaultdict(list)

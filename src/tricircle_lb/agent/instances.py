@@ -10,7 +10,9 @@ The init script sets the hostname, prints a few boot lines (as cirros' console
 does), runs the user-data (a ``#!`` script with its interpreter, anything
 else with ``sh``) and then sleeps as PID 1 of the instance. It runs in a
 session of its own, so the agent may die (even ``kill -9``) without taking its
-instances along; stdout and stderr are appended to the console log.
+instances along; stdout and stderr are appended to the console log. An
+instance of the amphora image runs :func:`amphora_boot` instead of its
+user-data, which is then the amphora agent's configuration.
 
 State lives only in the kernel and under ``<state_dir>/instances/<id>/``
 (``pid``, ``console.log``, ``user-data``): a new runtime object on the same
@@ -23,13 +25,16 @@ namespace (``ip netns pids``), then deletes the namespace and the files.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -53,6 +58,30 @@ fi
 echo "$1 login: instance is up"
 exec sleep infinity
 """
+
+
+# What the amphora image runs (as Octavia's image runs its agent from
+# systemd): the amphora agent with the config drive's amphora-agent.conf,
+# restarted when it exits. $1: the configuration, base64. Its state (HAProxy's
+# files) lives beside the user-data, in the instance's folder.
+AMPHORA_BOOT = r"""#!/bin/sh
+dir="$(dirname "$0")/amphora"
+mkdir -p "$dir"
+echo '{config}' | base64 -d > "$dir/amphora-agent.conf"
+echo "amphora-x64-haproxy: starting the amphora agent"
+while :; do
+    {python} -m tricircle_lb.loadbalancer.amphora.agent --config "$dir/amphora-agent.conf" \
+        --state-dir "$dir" --log-file "$dir/amphora-agent.log"
+    echo "amphora agent exited with status $?; restarting in 1 s"
+    sleep 1
+done
+"""
+
+
+def amphora_boot(config: bytes | None) -> bytes:
+    """The boot script of an amphora whose user-data is ``config`` (amphora-agent.conf)."""
+    encoded = base64.b64encode(config or b"").decode("ascii")
+    return AMPHORA_BOOT.format(config=encoded, python=shlex.quote(sys.executable)).encode()
 
 
 class InstanceError(Exception):

@@ -81,7 +81,8 @@ class Agent:
         namer = self.runtime.namespace if self.runtime is not None else _no_namespace
         return build(host=host, tunnel_ip=self.config.tunnel_ip, local_ports=local,
                      network_ports=network_ports, networks=networks, subnets=subnets,
-                     servers=servers, instance_namespace=namer)
+                     servers=servers, instance_namespace=namer,
+                     region=self.config.region_name)
 
     def reconcile_once(self) -> ReconcileResult:
         started = self.clock()

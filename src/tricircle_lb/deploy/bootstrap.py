@@ -34,6 +34,7 @@ from tricircle_lb.deploy.services import (
     SERVICE_USER,
     Kind,
     Service,
+    host_namespace,
     identity_url,
     services,
 )
@@ -46,6 +47,7 @@ INTERFACES = ("public", "internal", "admin")
 MGMT_SEC_GRP = "lb-mgmt-sec-grp"
 HEALTH_MGR_SEC_GRP = "lb-health-mgr-sec-grp"
 HEALTH_MGR_DEVICE_OWNER = "Octavia:health-mgr"
+HM_INTERFACE = "o-hm0"  # Octavia's name for the controller's end of the management network
 HEALTH_MANAGER_UDP_PORT = 5555
 AMPHORA_AGENT_PORT = 9443
 
@@ -111,7 +113,7 @@ SECURITY_GROUPS: dict[str, tuple[str, list[Rule]]] = {
 
 
 def catalog(topology: Topology, svcs: list[Service]) -> list[CatalogEntry]:
-    """Every endpoint the catalog should hold (load-balancer: later)."""
+    """Every endpoint the catalog should hold."""
     entries: list[CatalogEntry] = []
     auth_url = identity_url(topology)
     regions = [topology.central.region_name, *topology.region_names]
@@ -125,6 +127,9 @@ def catalog(topology: Topology, svcs: list[Service]) -> list[CatalogEntry]:
                                         f"{svc.url}/v2.1"))
             entries.append(CatalogEntry("image", "glance", "Image", svc.region,
                                         f"{svc.url}/image"))
+        elif svc.kind is Kind.LOADBALANCER and svc.region is not None:
+            entries.append(CatalogEntry("load-balancer", "octavia", "Load balancing",
+                                        svc.region, svc.url))
     return entries
 
 
@@ -288,7 +293,8 @@ def networking(topology: Topology, secrets: Secrets) -> None:
                   for name, (description, rules) in SECURITY_GROUPS.items()}
         for region in topology.regions:
             local = Api(client, svcs[region.name].url, token)
-            _ensure_region_plumbing(central, local, region, groups)
+            _ensure_region_plumbing(central, local, region, groups,
+                                    host_namespace(topology, region.controller_host))
         LOG.info("networking bootstrap done")
 
 
@@ -323,7 +329,7 @@ def _ensure_security_group(central: Api, name: str, description: str,
 
 
 def _ensure_region_plumbing(central: Api, local: Api, region: RegionSpec,
-                            groups: dict[str, str]) -> None:
+                            groups: dict[str, str], controller_namespace: str) -> None:
     net = central.find("networks", "/v2.0/networks", name=region.mgmt_net_name)
     if net is None:
         LOG.info("creating %s for %s", region.mgmt_net_name, region.name)
@@ -344,7 +350,12 @@ def _ensure_region_plumbing(central: Api, local: Api, region: RegionSpec,
         }})
     # The health-manager port is created through the region (as Octavia's
     # devstack plugin does), so central allocates its address and the region
-    # holds its binding. Central is asked first: it knows every port.
+    # holds its binding; the controller's agent plugs it into the controller
+    # host's namespace as o-hm0, where the load-balancer service listens for
+    # heartbeats and reaches amphora agents. Central is asked first: it knows
+    # every port.
+    binding = {"binding:host_id": region.controller_host,
+               "binding:profile": {"netns": controller_namespace, "ifname": HM_INTERFACE}}
     port = central.find("ports", "/v2.0/ports", name=region.health_manager_port_name,
                         network_id=net_id)
     if port is None:
@@ -353,11 +364,12 @@ def _ensure_region_plumbing(central: Api, local: Api, region: RegionSpec,
             "name": region.health_manager_port_name,
             "network_id": net_id,
             "device_owner": HEALTH_MGR_DEVICE_OWNER,
-            "binding:host_id": region.controller_host,
             "security_groups": [groups[HEALTH_MGR_SEC_GRP]],
+            **binding,
         }})
         return
     mirrored = local.call("GET", f"/v2.0/ports/{port['id']}")["port"]
-    if mirrored.get("binding:host_id") != region.controller_host:
-        local.call("PUT", f"/v2.0/ports/{port['id']}",
-                   {"port": {"binding:host_id": region.controller_host}})
+    profile = mirrored.get("binding:profile") or {}
+    if mirrored.get("binding:host_id") != region.controller_host \
+            or profile.get("netns") != controller_namespace:
+        local.call("PUT", f"/v2.0/ports/{port['id']}", {"port": binding})

@@ -25,6 +25,7 @@ APP_MODULES = {
     Kind.IDENTITY: "tricircle_lb.identity.app",
     Kind.NETWORKING: "tricircle_lb.networking.app",
     Kind.COMPUTE: "tricircle_lb.compute.app",
+    Kind.LOADBALANCER: "tricircle_lb.loadbalancer.app",
 }
 
 

@@ -37,6 +37,7 @@ class Kind(StrEnum):
     IDENTITY = "identity"
     NETWORKING = "networking"
     COMPUTE = "compute"
+    LOADBALANCER = "loadbalancer"
     AGENT = "agent"
 
 
@@ -71,6 +72,8 @@ class Service:
             return "identity"
         if self.kind is Kind.COMPUTE:
             return f"compute and image ({self.region})"
+        if self.kind is Kind.LOADBALANCER:
+            return f"load balancing ({self.region})"
         if self.kind is Kind.AGENT:
             return f"host agent {self.name.removeprefix('agent-')} ({self.region})"
         role = "central networking" if self.name == "central" else "local networking"
@@ -85,6 +88,15 @@ def compute_service_name(region: str) -> str:
     return f"compute-{region}"
 
 
+def loadbalancer_service_name(region: str) -> str:
+    return f"loadbalancer-{region}"
+
+
+def host_namespace(topology: Topology, host: str) -> str:
+    """The namespace of an embedded host (its agent's bridges, the controller's o-hm0)."""
+    return f"{topology.prefix}h-{host}"
+
+
 def agent_service_name(host: str) -> str:
     return f"agent-{host}"
 
@@ -94,7 +106,7 @@ def underlay_spec(topology: Topology) -> UnderlaySpec:
     return UnderlaySpec.plan(topology.hosts, cidr=topology.underlay_cidr,
                              physical_networks=topology.central.physical_networks,
                              namespace=f"{topology.prefix}underlay",
-                             host_prefix=f"{topology.prefix}h-")
+                             host_prefix=host_namespace(topology, ""))
 
 
 def namespace_kinds(topology: Topology) -> tuple[str, ...]:
@@ -127,6 +139,10 @@ def services(topology: Topology) -> list[Service]:
             name = agent_service_name(node)
             result.append(Service(name, Kind.AGENT, region.name, host, 0,
                                   paths.config_file(name)))
+    for region in topology.regions:
+        name = loadbalancer_service_name(region.name)
+        result.append(Service(name, Kind.LOADBALANCER, region.name, host,
+                              region.loadbalancer_port, paths.config_file(name)))
     return result
 
 
@@ -156,6 +172,8 @@ def write_configs(topology: Topology, secrets: Secrets, log_level: str = "INFO")
             _networking_sections(parser, topology, secrets, service)
         elif service.kind is Kind.COMPUTE:
             _compute_sections(parser, topology, secrets, service)
+        elif service.kind is Kind.LOADBALANCER:
+            _loadbalancer_sections(parser, topology, secrets, service)
         else:
             _agent_sections(parser, topology, secrets, service)
         write_private(service.config_file, parser,
@@ -174,6 +192,25 @@ def _compute_sections(parser: configparser.ConfigParser, topology: Topology,
         "hosts": ",".join(region.hosts),
         "build_timeout": "60",
     }
+
+
+def _loadbalancer_sections(parser: configparser.ConfigParser, topology: Topology,
+                           secrets: Secrets, service: Service) -> None:
+    assert service.region is not None
+    region = topology.region(service.region)
+    _auth_section(parser, topology, secrets)
+    parser["loadbalancer"] = {
+        "region_name": region.name,
+        "central_region_name": topology.central.region_name,
+        "availability_zone": region.availability_zone,
+        "mgmt_network_name": region.mgmt_net_name,
+        "controller_host": region.controller_host,
+        "controller_namespace": host_namespace(topology, region.controller_host),
+        "health_manager_port_name": region.health_manager_port_name,
+    }
+    parser["health_manager"] = {"heartbeat_key": secrets.heartbeat_key}
+    # A flow cut by kill -9 resumes once its lease runs out: keep that short.
+    parser["jobs"] = dict(JOBS_DEFAULTS, lease_time="10")
 
 
 def _agent_sections(parser: configparser.ConfigParser, topology: Topology,

@@ -81,9 +81,11 @@ class Secrets:
     admin_password: str
     service_password: str
     demo_password: str
+    # Signs amphora heartbeats and the controller's calls to amphora agents.
+    heartbeat_key: str
 
     FIELDS: ClassVar[tuple[str, ...]] = ("admin_password", "service_password",
-                                         "demo_password")
+                                         "demo_password", "heartbeat_key")
 
     @classmethod
     def load(cls, paths: StatePaths) -> Secrets | None:
@@ -102,7 +104,14 @@ class Secrets:
         existing = cls.load(paths)
         if existing is not None:
             return existing
-        made = cls(**{f: secrets.token_urlsafe(24) for f in cls.FIELDS})
+        # Keep what an older release wrote (passwords already in identity's
+        # database); make only the missing ones.
+        values: dict[str, str] = {}
+        if paths.secrets.exists():
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(paths.secrets)
+            values = {f: parser.get("secrets", f, fallback="") for f in cls.FIELDS}
+        made = cls(**{f: values.get(f) or secrets.token_urlsafe(24) for f in cls.FIELDS})
         parser = configparser.ConfigParser(interpolation=None)
         parser["secrets"] = {f: getattr(made, f) for f in cls.FIELDS}
         write_private(paths.secrets, parser)

@@ -132,7 +132,8 @@ class Supervisor:
                    if c.service.kind is Kind.NETWORKING and c.service.name != "central"]
         compute = [c for c in self.children if c.service.kind is Kind.COMPUTE]
         agents = [c for c in self.children if c.service.kind is Kind.AGENT]
-        for group in (identity, central, regions, compute, agents):
+        balancers = [c for c in self.children if c.service.kind is Kind.LOADBALANCER]
+        for group in (identity, central, regions, compute, agents, balancers):
             if not group:
                 continue
             if group is agents:

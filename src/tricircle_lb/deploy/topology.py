@@ -9,7 +9,7 @@ is the packaged default; docs/configuration.md documents every option)::
                    network_vlan_ranges, flat_networks
     [underlay]     cidr, prefix             (VTEP addresses and namespace names of the
                                              embedded hosts)
-    [region:NAME]  availability_zone, network_port, compute_port,
+    [region:NAME]  availability_zone, network_port, compute_port, loadbalancer_port,
                    mgmt_subnet_cidr, controller_host, hosts
                                             (one stanza per region, in order)
 
@@ -44,6 +44,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "central": frozenset({"region_name", "port", "tenant_network_types", "vni_ranges",
                           "network_vlan_ranges", "flat_networks"}),
     "region": frozenset({"availability_zone", "network_port", "compute_port",
+                         "loadbalancer_port",
                          "mgmt_subnet_cidr", "controller_host", "hosts"}),
     "underlay": frozenset({"cidr", "prefix"}),
 }
@@ -87,6 +88,7 @@ class RegionSpec:
     mgmt_subnet_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network
     controller_host: str
     compute_port: int = 0
+    loadbalancer_port: int = 0
     hosts: tuple[str, ...] = ()  # where instances and amphorae run
 
     @property
@@ -313,6 +315,8 @@ def _region(parser: configparser.ConfigParser, section: str, index: int) -> Regi
         controller_host=host,
         # Nova's port for the first region, the next ones after it.
         compute_port=_port(parser, section, "compute_port", 8773 + index),
+        # Octavia's port for the first region, the next ones after it.
+        loadbalancer_port=_port(parser, section, "loadbalancer_port", 9875 + index),
         hosts=hosts,
     )
 
@@ -333,6 +337,7 @@ def _check_unique(identity: IdentitySpec, central: CentralSpec,
         section = f"[{REGION_PREFIX}{region.name}]"
         claim(region.network_port, f"{section} network_port")
         claim(region.compute_port, f"{section} compute_port")
+        claim(region.loadbalancer_port, f"{section} loadbalancer_port")
         if region.name in names:
             raise TopologyError(f"{section}: region name {region.name!r} is already used by "
                                 f"{names[region.name]}")

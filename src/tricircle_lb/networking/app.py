@@ -16,7 +16,7 @@ from tricircle_lb.common.http import ServiceSession
 from tricircle_lb.db import Database
 from tricircle_lb.db.migrate import upgrade
 from tricircle_lb.jobs import JobMetrics, JobQueue, JobsConfig, Worker
-from tricircle_lb.networking import errors
+from tricircle_lb.networking import errors, lbaas
 from tricircle_lb.networking.api import meta, resources, tricircle
 from tricircle_lb.networking.central import CentralPlugin
 from tricircle_lb.networking.central.mirrors import SHADOW_JOB, SYNC_JOB, MirrorSync
@@ -83,6 +83,10 @@ def create_app(config_file: Path) -> FastAPI:
         app.state.quotas = CentralQuotas(central)
         app.include_router(tricircle.local_router())
         app.include_router(tricircle.agents_router())
+        # Neutron's LBaaS v2 extension, handed to the region's load-balancer service.
+        app.state.lbaas = lbaas.OctaviaClient(session, cfg.region_name)
+        app.state.extra_extensions = [meta.extension(*lbaas.EXTENSION)]
+        app.include_router(lbaas.build_router())
 
     app.include_router(meta.build_router())
     app.include_router(resources.build_router())

@@ -9,7 +9,8 @@ Shape of the output (as Octavia's amphora driver, with differences noted):
 - ``global``: ``master-worker``, ``maxconn`` sized by :func:`global_maxconn`
   to fit the open-files limit, the pid file, and an admin stats socket with
   ``expose-fd listeners`` so a reload hands the listening sockets over without
-  dropping connections.
+  dropping connections; ``option idle-close-on-response`` keeps the old
+  worker from closing idle keep-alive connections under their clients.
 - one ``frontend <listener id>`` per listener; HTTP is ``mode http``, TCP and
   HTTPS (pass-through, TLS is not terminated) are ``mode tcp``.
 - one ``backend <pool id>:<listener id>`` per pool a listener uses (its

@@ -44,7 +44,7 @@ EXTENSIONS: list[tuple[str, str, str]] = [
 ]
 
 
-def _extension(alias: str, name: str, description: str) -> Body:
+def extension(alias: str, name: str, description: str) -> Body:
     return {"alias": alias, "name": name, "description": description, "links": [],
             "updated": "2026-11-25T00:00:00-00:00"}
 
@@ -71,12 +71,12 @@ def build_router() -> APIRouter:
 
     @router.get("/v2.0/extensions")
     def extensions(request: Request, ctx: Context = Depends(caller)) -> Body:
-        found = [_extension(*e) for e in EXTENSIONS] + list(request.app.state.extra_extensions)
+        found = [extension(*e) for e in EXTENSIONS] + list(request.app.state.extra_extensions)
         return {"extensions": found}
 
     @router.get("/v2.0/extensions/{alias}")
-    def extension(alias: str, request: Request, ctx: Context = Depends(caller)) -> Body:
-        for e in [_extension(*e) for e in EXTENSIONS] + list(request.app.state.extra_extensions):
+    def show_extension(alias: str, request: Request, ctx: Context = Depends(caller)) -> Body:
+        for e in [extension(*e) for e in EXTENSIONS] + list(request.app.state.extra_extensions):
             if e["alias"] == alias:
                 return {"extension": e}
         raise NotFound(f"Extension with alias {alias} does not exist",

@@ -1,0 +1,60 @@
+"""``python -m tricircle_lb.loadbalancer.amphora.agent --config <ini> --state-dir <dir>``.
+
+Runs inside the amphora: adopts (or restarts) HAProxy, sends heartbeats and
+serves the API until SIGTERM or SIGINT. HAProxy keeps running when the agent
+exits; the next agent adopts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from tricircle_lb.common import logs
+from tricircle_lb.common.config import ConfigError
+from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
+from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy
+from tricircle_lb.loadbalancer.amphora.agent.heartbeats import HeartbeatLoop
+from tricircle_lb.loadbalancer.amphora.agent.server import AmphoraApi, make_server
+
+LOG = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="amphora-agent", description=__doc__)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--log-file", type=Path)
+    args = parser.parse_args(argv)
+    logs.setup("amphora-agent", args.log_file)
+    try:
+        config = AmphoraAgentConfig.read(args.config)
+    except ConfigError as exc:
+        LOG.error("bad configuration: %s", exc)
+        return 2
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    haproxy = HAProxy(config.haproxy_binary, args.state_dir, config.open_files_limit)
+    haproxy.resume()
+    heartbeats = HeartbeatLoop(config.amphora_id, config.key, config.controller_ip_port_list,
+                               str(haproxy.stats_socket), config.heartbeat_interval)
+    server = make_server(AmphoraApi(config, haproxy), config.bind_address, config.agent_port)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        LOG.info("signal %d: stopping (HAProxy keeps running)", signum)
+        # shutdown() waits for serve_forever(), which runs in this very thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    heartbeats.start()
+    LOG.info("amphora agent %s listening on port %d", config.amphora_id, server.port)
+    try:
+        server.serve_forever()
+    finally:
+        heartbeats.stop()
+        server.server_close()
+    return 0

@@ -1,0 +1,243 @@
+"""``/v2/lbaas/pools``: Octavia's pools.
+
+A pool belongs to a load balancer; created with ``listener_id`` it becomes
+that listener's default pool (the listener must not have one yet: 409, and
+must carry the pool's protocol: Octavia's matrix in ``_pool_checks``).
+Deleting a pool takes its members and health monitor with it: all go
+``PENDING_DELETE`` and the controller removes the rows. A pool an L7 policy
+redirects to cannot be deleted (409), as in Octavia. The listeners whose
+default pool it was lose it at once (``default_pool_id`` null), so the
+configuration the controller renders never names a pool on its way out.
+"""
+# No `from __future__ import annotations`: FastAPI reads the body models from
+# the annotations of the handlers.
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tricircle_lb.common.errors import Conflict
+from tricircle_lb.loadbalancer import models
+from tricircle_lb.loadbalancer.api import _pool_checks as checks
+from tricircle_lb.loadbalancer.api.common import (
+    Action,
+    CallerDep,
+    Description,
+    Name,
+    RequestBody,
+    ServicesDep,
+    Tags,
+    authorize,
+    check_quota,
+    child_changed,
+    ensure_mutable,
+    get_scoped,
+    list_response,
+    scoped_select,
+    show,
+    timestamps,
+)
+from tricircle_lb.loadbalancer.errors import invalid_option
+
+router = APIRouter()
+Status = models.ProvisioningStatus
+Uuid = str
+Body = dict[str, Any]
+
+ProtocolName = Literal["HTTP", "HTTPS", "TCP", "PROXY", "PROXYV2", "UDP", "SCTP"]
+AlgorithmName = Literal["ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP", "SOURCE_IP_PORT"]
+
+
+class SessionPersistence(RequestBody):
+    type: Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"]
+    cookie_name: str | None = Field(None, max_length=255)
+    persistence_timeout: int | None = None
+    persistence_granularity: str | None = Field(None, max_length=64)
+
+
+class PoolCreate(RequestBody):
+    name: Name = ""
+    description: Description = ""
+    admin_state_up: bool = True
+    protocol: ProtocolName
+    lb_algorithm: AlgorithmName
+    loadbalancer_id: Uuid | None = Field(None, max_length=36)
+    listener_id: Uuid | None = Field(None, max_length=36)
+    session_persistence: SessionPersistence | None = None
+    # Accepted for compatibility; a pool always belongs to its load balancer's project.
+    project_id: str | None = Field(None, max_length=64)
+    tenant_id: str | None = Field(None, max_length=64)
+    tags: Tags = Field(default_factory=list)
+
+
+class PoolUpdate(RequestBody):
+    name: Name | None = None
+    description: Description | None = None
+    admin_state_up: bool | None = None
+    lb_algorithm: AlgorithmName | None = None
+    session_persistence: SessionPersistence | None = None
+    tags: Tags | None = None
+
+
+class PoolCreateBody(RequestBody):
+    pool: PoolCreate
+
+
+class PoolUpdateBody(RequestBody):
+    pool: PoolUpdate
+
+
+def _persistence(sp: SessionPersistence | None) -> dict[str, Any] | None:
+    return sp.model_dump() if sp is not None else None
+
+
+def listener_ids(session: Session, pool: models.Pool) -> list[str]:
+    """Octavia's ``listeners`` of a pool: default pool of, or redirected to by L7."""
+    ids = [li.id for li in pool.listeners]
+    redirected = session.scalars(
+        select(models.L7Policy.listener_id).where(
+            models.L7Policy.redirect_pool_id == pool.id,
+            models.L7Policy.provisioning_status != Status.PENDING_DELETE.value))
+    return ids + [i for i in redirected if i not in ids]
+
+
+def pool_view(session: Session, pool: models.Pool) -> Body:
+    hm = pool.healthmonitor
+    return {
+        "id": pool.id, "project_id": pool.project_id,
+        "name": pool.name, "description": pool.description,
+        "admin_state_up": pool.admin_state_up,
+        "provisioning_status": pool.provisioning_status,
+        "operating_status": pool.operating_status,
+        "protocol": pool.protocol, "lb_algorithm": pool.lb_algorithm,
+        "session_persistence": pool.session_persistence,
+        "loadbalancers": [{"id": pool.loadbalancer_id}],
+        "listeners": [{"id": i} for i in listener_ids(session, pool)],
+        "members": [{"id": m.id} for m in pool.members],
+        "healthmonitor_id": hm.id if hm is not None else None,
+        "tls_enabled": False, "tls_container_ref": None, "ca_tls_container_ref": None,
+        "crl_container_ref": None, "tls_ciphers": None, "tls_versions": None,
+        "alpn_protocols": None,
+        "tags": list(pool.tags or []),
+        **timestamps(pool),
+    }
+
+
+@router.get("/v2/lbaas/pools", name="list_pools")
+def list_pools(request: Request, ctx: CallerDep, svc: ServicesDep) -> Body:
+    authorize(ctx, Action.READ)
+    with svc.db.read() as session:
+        pools = session.scalars(scoped_select(models.Pool, ctx)).all()
+        return list_response(request, "pools", [pool_view(session, p) for p in pools])
+
+
+@router.get("/v2/lbaas/pools/{pool_id}", name="show_pool")
+def show_pool(pool_id: str, request: Request, ctx: CallerDep, svc: ServicesDep) -> Body:
+    authorize(ctx, Action.READ)
+    with svc.db.read() as session:
+        pool = get_scoped(session, models.Pool, pool_id, ctx, "Pool")
+        return show(request, "pool", pool_view(session, pool))
+
+
+def _target(session: Session, req: PoolCreate, ctx: Any) -> tuple[
+        models.LoadBalancer, models.Listener | None]:
+    """The load balancer the pool goes on, and the listener it is to serve, if any."""
+    listener = None
+    if req.listener_id is not None:
+        listener = get_scoped(session, models.Listener, req.listener_id, ctx, "Listener")
+    if req.loadbalancer_id is not None:
+        lb = get_scoped(session, models.LoadBalancer, req.loadbalancer_id, ctx,
+                        "Load Balancer")
+        if listener is not None and listener.loadbalancer_id != lb.id:
+            raise invalid_option(f"Listener {listener.id} is not on load balancer {lb.id}.")
+        return lb, listener
+    if listener is None:
+        raise invalid_option("No listener or loadbalancer provided.")
+    return listener.loadbalancer, listener
+
+
+@router.post("/v2/lbaas/pools", status_code=201, name="create_pool")
+def create_pool(body: PoolCreateBody, request: Request, ctx: CallerDep,
+                svc: ServicesDep) -> Body:
+    req = body.pool
+    authorize(ctx, Action.WRITE)
+    checks.check_protocol(req.protocol)
+    checks.check_algorithm(req.lb_algorithm)
+    sp = _persistence(req.session_persistence)
+    checks.check_session_persistence(sp, req.protocol)
+    with svc.db.write() as session:
+        lb, listener = _target(session, req, ctx)
+        if listener is not None:
+            checks.check_listener_protocol(listener.protocol, req.protocol)
+            checks.check_cookie_listeners(sp, [listener.protocol])
+            if listener.default_pool_id is not None:
+                raise Conflict("This listener already has a default pool")
+        check_quota(session, svc, lb.project_id, "pool")
+        ensure_mutable(lb)
+        pool = models.Pool(
+            project_id=lb.project_id, loadbalancer_id=lb.id, name=req.name,
+            description=req.description, admin_state_up=req.admin_state_up,
+            protocol=req.protocol, lb_algorithm=req.lb_algorithm, session_persistence=sp,
+            operating_status=models.OperatingStatus.OFFLINE.value, tags=list(req.tags))
+        session.add(pool)
+        session.flush()
+        if listener is not None:
+            listener.default_pool_id = pool.id
+        child_changed(session, svc, lb, pool, Status.PENDING_CREATE)
+        session.refresh(pool)
+        return {"pool": pool_view(session, pool)}
+
+
+@router.put("/v2/lbaas/pools/{pool_id}", name="update_pool")
+def update_pool(pool_id: str, body: PoolUpdateBody, request: Request, ctx: CallerDep,
+                svc: ServicesDep) -> Body:
+    req = body.pool
+    given = req.model_fields_set
+    authorize(ctx, Action.WRITE)
+    if req.lb_algorithm is not None:
+        checks.check_algorithm(req.lb_algorithm)
+    with svc.db.write() as session:
+        pool = get_scoped(session, models.Pool, pool_id, ctx, "Pool")
+        if "session_persistence" in given:
+            sp = _persistence(req.session_persistence)
+            checks.check_session_persistence(sp, pool.protocol)
+            protocols = [session.get(models.Listener, i) for i in listener_ids(session, pool)]
+            checks.check_cookie_listeners(sp, [li.protocol for li in protocols if li])
+            pool.session_persistence = sp
+        ensure_mutable(pool.loadbalancer)
+        for field in ("name", "description", "admin_state_up", "lb_algorithm", "tags"):
+            value = getattr(req, field)
+            if field in given and value is not None:
+                setattr(pool, field, list(value) if field == "tags" else value)
+        child_changed(session, svc, pool.loadbalancer, pool, Status.PENDING_UPDATE)
+        session.refresh(pool)
+        return {"pool": pool_view(session, pool)}
+
+
+@router.delete("/v2/lbaas/pools/{pool_id}", status_code=204, name="delete_pool")
+def delete_pool(pool_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
+    authorize(ctx, Action.WRITE)
+    with svc.db.write() as session:
+        pool = get_scoped(session, models.Pool, pool_id, ctx, "Pool")
+        policy = session.scalars(select(models.L7Policy).where(
+            models.L7Policy.redirect_pool_id == pool.id,
+            models.L7Policy.provisioning_status != Status.PENDING_DELETE.value)).first()
+        if policy is not None:
+            raise Conflict(f"Pool {pool.id} is in use by L7 policy {policy.id}")
+        ensure_mutable(pool.loadbalancer)
+        mark_pool_deleted(pool)
+        child_changed(session, svc, pool.loadbalancer, pool, Status.PENDING_DELETE)
+    return Response(status_code=204)
+
+
+def mark_pool_deleted(pool: models.Pool) -> None:
+    """The pool's cascade: members and monitor go with it; listeners let go of it."""
+    for member in pool.members:
+        member.provisioning_status = Status.PENDING_DELETE.value
+    if pool.healthmonitor is not None:
+        pool.healthmonitor.provisioning_status = Status.PENDING_DELETE.value
+    for listener in list(pool.listeners):
+        listener.default_pool_id = None

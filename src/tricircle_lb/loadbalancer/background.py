@@ -1,0 +1,117 @@
+"""What runs behind a region's load-balancer API: the controller's job worker
+and the health manager (Octavia's worker and health-manager processes, as
+threads of one service). ``app.py`` starts it in the application's lifespan.
+
+The health manager listens where Octavia's does: on the health-manager
+port's address (``o-hm0``) inside the controller host's namespace, so
+heartbeats really cross the management network. Until that port exists
+(the deployment's bootstrap makes it) the listener keeps looking.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tricircle_lb.dataplane.netns_socket import socket_in
+from tricircle_lb.jobs import JobMetrics, Worker
+from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
+from tricircle_lb.loadbalancer.controller import handoff
+from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps
+from tricircle_lb.loadbalancer.controller.flows import Flows
+from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient
+from tricircle_lb.loadbalancer.drivers.compute import NovaComputeDriver
+from tricircle_lb.loadbalancer.drivers.network import NetworkDriver, NetworkError
+from tricircle_lb.loadbalancer.health.manager import HealthManager
+from tricircle_lb.loadbalancer.models import Amphora, LoadBalancer, ProvisioningStatus
+
+LOG = logging.getLogger(__name__)
+RETRY = 2.0
+
+
+def build_flows(state: Any) -> Flows:
+    cfg: LoadBalancerConfig = state.config
+    hm: HealthManagerConfig = state.hm_config
+    agent = AmphoraClient(cfg.controller_namespace, hm.heartbeat_key.encode(),
+                          port=cfg.amp_agent_port, timeout=cfg.amp_request_timeout)
+    ops = AmphoraOps(state.db, cfg, hm, state.network,
+                     NovaComputeDriver(state.session, cfg.region_name), agent)
+    return Flows(state.db, ops)
+
+
+def start(state: Any) -> Callable[[], None]:
+    """Start the worker and the health manager; returns the function that stops them."""
+    flows = build_flows(state)
+    worker = Worker(state.db, state.queue, flows.handlers(),
+                    metrics=JobMetrics(state.metrics.registry, state.db, state.queue),
+                    name="lb-controller")
+    worker.start()
+    stop = threading.Event()
+
+    def failed(amphora_id: str) -> None:
+        request_failover(state, amphora_id)
+
+    manager = HealthManager(state.db, state.hm_config, failed, state.metrics.registry)
+    threads = [
+        threading.Thread(target=_listen, args=(state, manager, stop), name="lb-heartbeats",
+                         daemon=True),
+        threading.Thread(target=manager.run_checks, args=(stop,), name="lb-health-checks",
+                         daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+
+    def shutdown() -> None:
+        stop.set()
+        worker.stop(timeout=10)
+        for thread in threads:
+            thread.join(timeout=5)
+    return shutdown
+
+
+def request_failover(state: Any, amphora_id: str) -> None:
+    """The health manager's verdict: replace the amphora (LB PENDING_UPDATE meanwhile)."""
+    with state.db.write() as session:
+        amp = session.get(Amphora, amphora_id)
+        if amp is None or amp.loadbalancer_id is None:
+            return
+        lb = session.get(LoadBalancer, amp.loadbalancer_id)
+        if lb is None or lb.provisioning_status.startswith("PENDING_"):
+            return
+        LOG.warning("amphora %s of load balancer %s is silent: failing it over",
+                    amphora_id, lb.id)
+        lb.provisioning_status = ProvisioningStatus.PENDING_UPDATE.value
+        handoff.failover_amphora(session, state.queue, amphora_id, lb.project_id)
+
+
+def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
+    cfg: LoadBalancerConfig = state.config
+    while not stop.is_set():
+        try:
+            sock = _bind(state.network, cfg, state.hm_config)
+        except (NetworkError, OSError) as exc:
+            LOG.info("health manager not listening yet: %s", exc)
+            stop.wait(RETRY)
+            continue
+        with sock:
+            manager.serve(sock, stop)
+
+
+def _bind(network: NetworkDriver, cfg: LoadBalancerConfig,
+          hm: HealthManagerConfig) -> socket.socket:
+    port = network.find_port(cfg.health_manager_port_name)
+    if port is None or not port.ip_address:
+        raise NetworkError(f"no port {cfg.health_manager_port_name!r} yet")
+    family = socket.AF_INET6 if ":" in port.ip_address else socket.AF_INET
+    sock = socket_in(cfg.controller_namespace, family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((port.ip_address, hm.bind_port))
+    except OSError:
+        sock.close()
+        raise
+    LOG.info("health manager listening on %s:%d in %s", port.ip_address, hm.bind_port,
+             cfg.controller_namespace or "the service's namespace")
+    return sock

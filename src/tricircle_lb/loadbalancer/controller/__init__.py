@@ -1,0 +1,1 @@
+"""The controller: the durable flows behind the API (Octavia's controller worker)."""

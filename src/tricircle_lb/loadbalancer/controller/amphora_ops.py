@@ -1,0 +1,224 @@
+"""Building, plugging and removing one amphora: the steps the flows are made of.
+
+Every step is idempotent and records what it made on the amphora's row in
+its own transaction before going on, so a flow resumed after ``kill -9``
+finds the ports and the server again (by id, or by the name it gave them)
+instead of making second ones.
+
+The amphora's ports, as Octavia's allowed-address-pairs model has them:
+
+- ``eth0`` on the region's management network (``lb-mgmt-netN``, in
+  ``lb-mgmt-sec-grp``): the controller reaches the amphora agent there and
+  the agent sends its heartbeats to the health manager;
+- ``eth1``, the VRRP port, on the VIP's network, with the VIP (held by the
+  VIP port at central) as an allowed address pair;
+- one port per member network the VIP network is not, attached later
+  through compute's interface attach (``plugged_networks``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+
+from tricircle_lb.db import Database
+from tricircle_lb.jobs import PermanentJobError
+from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
+from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient, AmphoraUnreachable
+from tricircle_lb.loadbalancer.drivers.compute import ComputeDriver, ComputeNotFound
+from tricircle_lb.loadbalancer.drivers.network import NetworkDriver, NetworkNotFound
+from tricircle_lb.loadbalancer.models import Amphora, AmphoraStatus, LoadBalancer
+
+LOG = logging.getLogger(__name__)
+POLL = 0.2
+
+
+@dataclass(frozen=True)
+class Vip:
+    address: str
+    prefixlen: int
+    network_id: str
+    subnet_id: str
+
+
+def mgmt_port_name(amphora_id: str) -> str:
+    return f"octavia-lb-mgmt-{amphora_id}"
+
+
+def vrrp_port_name(amphora_id: str) -> str:
+    return f"octavia-lb-vrrp-{amphora_id}"
+
+
+def member_port_name(amphora_id: str, network_id: str) -> str:
+    return f"octavia-amp-{amphora_id}-net-{network_id}"
+
+
+class AmphoraOps:
+    def __init__(self, db: Database, cfg: LoadBalancerConfig, hm: HealthManagerConfig,
+                 network: NetworkDriver, compute: ComputeDriver, agent: AmphoraClient) -> None:
+        self.db = db
+        self.cfg = cfg
+        self.hm = hm
+        self.network = network
+        self.compute = compute
+        self.agent = agent
+
+    # Looking things up ------------------------------------------------------
+    def vip(self, lb: LoadBalancer) -> Vip:
+        subnet = self.network.get_subnet(str(lb.vip_subnet_id))
+        prefix = ipaddress.ip_network(subnet.cidr).prefixlen
+        return Vip(str(lb.vip_address), prefix, subnet.network_id, subnet.id)
+
+    def _mgmt_network_id(self) -> str:
+        net = self.network.find_network(self.cfg.mgmt_network_name)
+        if net is None:
+            raise PermanentJobError(f"management network {self.cfg.mgmt_network_name!r} "
+                                    "not found: run the deployment's bootstrap")
+        return net
+
+    def _health_manager_address(self) -> str:
+        port = self.network.find_port(self.cfg.health_manager_port_name)
+        if port is None or not port.ip_address:
+            raise PermanentJobError(f"health-manager port {self.cfg.health_manager_port_name!r} "
+                                    "not found: run the deployment's bootstrap")
+        return port.ip_address
+
+    def _save(self, amphora_id: str, **changes: object) -> None:
+        with self.db.write() as session:
+            amp = session.get(Amphora, amphora_id)
+            if amp is None:
+                raise PermanentJobError(f"amphora {amphora_id} vanished")
+            for key, value in changes.items():
+                setattr(amp, key, value)
+
+    # Building ----------------------------------------------------------------
+    def build(self, amp: Amphora, vip: Vip) -> None:
+        """Ports, server, agent up, VIP plugged. ``amp`` is a detached snapshot."""
+        if not amp.mgmt_port_id:
+            groups: tuple[str, ...] = ()
+            group = self.network.find_security_group(self.cfg.mgmt_security_group)
+            if group:
+                groups = (group,)
+            port = self.network.create_port(name=mgmt_port_name(amp.id), project_id="",
+                                            network_id=self._mgmt_network_id(),
+                                            security_groups=groups)
+            self._save(amp.id, mgmt_port_id=port.id, lb_network_ip=port.ip_address)
+            amp.mgmt_port_id, amp.lb_network_ip = port.id, port.ip_address
+        if not amp.vrrp_port_id:
+            port = self.network.create_port(name=vrrp_port_name(amp.id), project_id="",
+                                            network_id=vip.network_id, subnet_id=vip.subnet_id,
+                                            allowed_address_pairs=(vip.address,))
+            self._save(amp.id, vrrp_port_id=port.id, vrrp_ip=port.ip_address, ha_ip=vip.address,
+                       vrrp_interface="eth1")
+            amp.vrrp_port_id, amp.vrrp_ip = port.id, port.ip_address
+        if not amp.compute_id:
+            image = self.compute.find_image(self.cfg.amp_image_name)
+            server = self.compute.boot(
+                amphora_id=amp.id, image=image, flavor=self.cfg.amp_flavor_id,
+                port_ids=(amp.mgmt_port_id, amp.vrrp_port_id),
+                user_data=self._agent_config(amp.id).encode(),
+                availability_zone=self.cfg.availability_zone or None)
+            self._save(amp.id, compute_id=server.id, image_id=image,
+                       compute_flavor=self.cfg.amp_flavor_id)
+            amp.compute_id = server.id
+        host = self._wait_active(amp.compute_id)
+        self._save(amp.id, cached_zone=host)
+        self._wait_agent(str(amp.lb_network_ip))
+        vrrp = self.network.get_port(amp.vrrp_port_id)
+        self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
+                            vrrp.mac_address)
+
+    def _agent_config(self, amphora_id: str) -> str:
+        # Octavia's config drive carries amphora-agent.conf; our image reads user-data.
+        return "\n".join([
+            "[amphora_agent]",
+            f"amphora_id = {amphora_id}",
+            f"agent_port = {self.cfg.amp_agent_port}",
+            f"heartbeat_key = {self.hm.heartbeat_key}",
+            f"controller_ip_port_list = {self._health_manager_address()}:{self.hm.bind_port}",
+            f"heartbeat_interval = {self.hm.heartbeat_interval}",
+            "",
+        ])
+
+    def _wait_active(self, server_id: str) -> str:
+        deadline = time.monotonic() + self.cfg.amp_active_timeout
+        while True:
+            server = self.compute.get(server_id)
+            if server.status == "ACTIVE":
+                return server.host
+            if server.status == "ERROR":
+                raise PermanentJobError(f"amphora server {server_id} went to ERROR: "
+                                        f"{server.fault or 'no fault recorded'}")
+            if time.monotonic() > deadline:
+                raise PermanentJobError(f"amphora server {server_id} not ACTIVE after "
+                                        f"{self.cfg.amp_active_timeout:.0f}s "
+                                        f"(status {server.status})")
+            time.sleep(POLL)
+
+    def _wait_agent(self, address: str) -> None:
+        deadline = time.monotonic() + self.cfg.amp_active_timeout
+        while True:
+            try:
+                self.agent.info(address)
+                return
+            except AmphoraUnreachable as exc:
+                if time.monotonic() > deadline:
+                    raise PermanentJobError(f"amphora agent at {address} unreachable after "
+                                            f"{self.cfg.amp_active_timeout:.0f}s: {exc}") from exc
+                time.sleep(POLL)
+
+    # Member networks -----------------------------------------------------------
+    def plug_networks(self, amp: Amphora, wanted: dict[str, str], vip: Vip) -> None:
+        """Attach a port for every network in ``wanted`` ({network: subnet}) not yet plugged."""
+        plugged = dict(amp.plugged_networks or {})
+        for network_id, subnet_id in sorted(wanted.items()):
+            if network_id == vip.network_id:
+                continue
+            port_id = plugged.get(network_id)
+            if port_id is None:
+                port = self.network.create_port(
+                    name=member_port_name(amp.id, network_id), project_id="",
+                    network_id=network_id, subnet_id=subnet_id)
+                port_id = port.id
+                plugged[network_id] = port_id
+                self._save(amp.id, plugged_networks=dict(plugged))
+            self.compute.attach_port(str(amp.compute_id), port_id)
+            mac = self.network.get_port(port_id).mac_address
+            self.agent.plug_network(str(amp.lb_network_ip), mac)
+        amp.plugged_networks = plugged
+
+    def unplug_networks(self, amp: Amphora, wanted: dict[str, str]) -> None:
+        """Detach and delete the member-network ports no member needs any more."""
+        plugged = dict(amp.plugged_networks or {})
+        for network_id, port_id in sorted(plugged.items()):
+            if network_id in wanted:
+                continue
+            if amp.compute_id:
+                with contextlib.suppress(ComputeNotFound):
+                    self.compute.detach_port(amp.compute_id, port_id)
+            self.network.delete_port(port_id)
+            del plugged[network_id]
+            self._save(amp.id, plugged_networks=dict(plugged))
+        amp.plugged_networks = plugged
+
+    # Removing ------------------------------------------------------------------
+    def remove(self, amp: Amphora) -> None:
+        """Delete the server and every port of the amphora; the row ends DELETED."""
+        self._save(amp.id, status=AmphoraStatus.PENDING_DELETE.value)
+        if amp.compute_id:
+            self.compute.delete(amp.compute_id)
+        for port_id in [amp.mgmt_port_id, amp.vrrp_port_id,
+                        *(amp.plugged_networks or {}).values()]:
+            if port_id:
+                with contextlib.suppress(NetworkNotFound):
+                    self.network.delete_port(port_id)
+        # A crash before the ids were saved leaves ports found only by name.
+        for name in (mgmt_port_name(amp.id), vrrp_port_name(amp.id)):
+            port = self.network.find_port(name)
+            if port is not None:
+                self.network.delete_port(port.id)
+        self._save(amp.id, status=AmphoraStatus.DELETED.value, loadbalancer_id=None)
+        LOG.info("amphora %s removed", amp.id)

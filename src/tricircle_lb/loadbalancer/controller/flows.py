@@ -1,0 +1,219 @@
+"""The controller's flows: one handler per job kind of :mod:`.handoff`.
+
+Every flow converges a load balancer to its rows: the amphorae it should
+have exist and are plugged into every member network, HAProxy runs the
+configuration rendered from the database, and then — only then — the
+pending objects become ACTIVE (so ACTIVE means serving). A flow is a plain
+sequence of idempotent steps; it may be cut anywhere (``kill -9``) and run
+again from the start.
+
+Failures: unreachable services are retried with backoff (the job queue);
+a refusal, a timeout or the last attempt reverts what the flow was making
+(a half-built amphora is removed) and ends the objects in ERROR, never in
+``PENDING_*``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tricircle_lb.db import Database
+from tricircle_lb.jobs import PermanentJobError
+from tricircle_lb.loadbalancer.controller import amphora_config, handoff, statuses
+from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps
+from tricircle_lb.loadbalancer.drivers.amphora import AmphoraRefused
+from tricircle_lb.loadbalancer.drivers.compute import ComputeError, ComputeUnavailable
+from tricircle_lb.loadbalancer.drivers.network import NetworkRefused
+from tricircle_lb.loadbalancer.models import (
+    Amphora,
+    AmphoraRole,
+    AmphoraStatus,
+    Job,
+    ListenerStatistics,
+    LoadBalancer,
+    ProvisioningStatus,
+)
+
+LOG = logging.getLogger(__name__)
+_LIVE = (AmphoraStatus.BOOTING.value, AmphoraStatus.ALLOCATED.value)
+_PERMANENT = (PermanentJobError, AmphoraRefused, NetworkRefused)
+
+
+def _permanent(exc: Exception) -> bool:
+    if isinstance(exc, ComputeError) and not isinstance(exc, ComputeUnavailable):
+        return True
+    return isinstance(exc, _PERMANENT)
+
+
+class Flows:
+    def __init__(self, db: Database, ops: AmphoraOps) -> None:
+        self.db = db
+        self.ops = ops
+
+    def handlers(self) -> dict[str, Callable[[Job], None]]:
+        return {
+            handoff.LB_CREATE: self._guarded(self.converge),
+            handoff.LB_APPLY: self._guarded(self.converge),
+            handoff.LB_FAILOVER: self._guarded(self.failover_loadbalancer),
+            handoff.AMPHORA_FAILOVER: self._guarded_amphora(self.failover_amphora),
+            handoff.LB_DELETE: self.delete_loadbalancer,
+        }
+
+    # Error handling: retry what may pass, end in ERROR what will not ---------------
+    def _guarded(self, flow: Callable[[str], None]) -> Callable[[Job], None]:
+        def run(job: Job) -> None:
+            lb_id = str(job.payload["loadbalancer_id"])
+            try:
+                flow(lb_id)
+            except Exception as exc:
+                if not _permanent(exc) and job.attempts < job.max_attempts:
+                    raise
+                LOG.error("load balancer %s: %s failed: %s", lb_id, job.type, exc)
+                self._revert(lb_id)
+                raise PermanentJobError(str(exc)) from exc
+        return run
+
+    def _guarded_amphora(self, flow: Callable[[str], None]) -> Callable[[Job], None]:
+        def run(job: Job) -> None:
+            amphora_id = str(job.payload["amphora_id"])
+            with self.db.read() as session:
+                amp = session.get(Amphora, amphora_id)
+                lb_id = amp.loadbalancer_id if amp is not None else None
+            if lb_id is None:
+                return  # already replaced and removed
+            try:
+                flow(amphora_id)
+            except Exception as exc:
+                if not _permanent(exc) and job.attempts < job.max_attempts:
+                    raise
+                LOG.error("amphora %s: failover failed: %s", amphora_id, exc)
+                self._revert(lb_id)
+                raise PermanentJobError(str(exc)) from exc
+        return run
+
+    def _revert(self, lb_id: str) -> None:
+        """Remove amphorae that never served, then mark everything pending ERROR."""
+        with self.db.read() as session:
+            building = [a for a in _amphorae(session, lb_id)
+                        if a.status == AmphoraStatus.BOOTING.value]
+            session.expunge_all()
+        for amp in building:
+            try:
+                self.ops.remove(amp)
+            except Exception:  # best effort: the row stays for the next failover or delete
+                LOG.exception("could not remove half-built amphora %s", amp.id)
+        with self.db.write() as session:
+            lb = session.get(LoadBalancer, lb_id)
+            if lb is not None:
+                statuses.mark_error(lb)
+
+    # Converge: create, apply, and the tail of every failover ------------------------
+    def converge(self, lb_id: str) -> None:
+        with self.db.read() as session:
+            lb = session.get(LoadBalancer, lb_id)
+            if lb is None or lb.provisioning_status == ProvisioningStatus.PENDING_DELETE.value:
+                return
+            wanted_subnets = amphora_config.member_subnets(lb)
+            amps = [a for a in _amphorae(session, lb_id) if a.status in _LIVE]
+            retiring = [a for a in _amphorae(session, lb_id)
+                        if a.status == AmphoraStatus.PENDING_DELETE.value]
+            if not amps:
+                amps = [self._new_amphora(lb_id)]
+            session.expunge_all()
+        vip = self.ops.vip(lb)
+        wanted = {self.ops.network.get_subnet(s).network_id: s for s in sorted(wanted_subnets)}
+        for amp in amps:
+            if amp.status == AmphoraStatus.BOOTING.value:
+                self.ops.build(amp, vip)
+            self.ops.plug_networks(amp, wanted, vip)
+        self._push_config(lb_id, amps)
+        for amp in amps:
+            self.ops.unplug_networks(amp, wanted)
+        for amp in retiring:
+            self.ops.remove(amp)
+        with self.db.write() as session:
+            for amp in amps:
+                row = session.get(Amphora, amp.id)
+                if row is not None and row.status == AmphoraStatus.BOOTING.value:
+                    row.status = AmphoraStatus.ALLOCATED.value
+                    row.role = AmphoraRole.STANDALONE.value
+            fresh = session.get(LoadBalancer, lb_id)
+            if fresh is not None:
+                statuses.mark_active(session, fresh)
+        LOG.info("load balancer %s converged (%d amphorae)", lb_id, len(amps))
+
+    def _new_amphora(self, lb_id: str) -> Amphora:
+        with self.db.write() as session:
+            amp = Amphora(loadbalancer_id=lb_id, status=AmphoraStatus.BOOTING.value,
+                          role=AmphoraRole.STANDALONE.value)
+            session.add(amp)
+            session.flush()
+            session.expunge(amp)
+            return amp
+
+    def _push_config(self, lb_id: str, amps: list[Amphora]) -> None:
+        with self.db.read() as session:
+            lb = session.get(LoadBalancer, lb_id)
+            if lb is None:
+                return
+            config = amphora_config.build(lb)
+        for amp in amps:
+            self.ops.agent.put_config(str(amp.lb_network_ip), config)
+
+    # Failover ---------------------------------------------------------------
+    def failover_amphora(self, amphora_id: str) -> None:
+        """Retire the amphora and converge: a new one is built, the old one removed."""
+        with self.db.write() as session:
+            amp = session.get(Amphora, amphora_id)
+            if amp is None or amp.loadbalancer_id is None:
+                return
+            if amp.status in _LIVE:
+                amp.status = AmphoraStatus.PENDING_DELETE.value
+            lb_id = amp.loadbalancer_id
+        self.converge(lb_id)
+
+    def failover_loadbalancer(self, lb_id: str) -> None:
+        with self.db.write() as session:
+            for amp in _amphorae(session, lb_id):
+                if amp.status in _LIVE:
+                    amp.status = AmphoraStatus.PENDING_DELETE.value
+        self.converge(lb_id)
+
+    # Delete -------------------------------------------------------------------
+    def delete_loadbalancer(self, job: Job) -> None:
+        """Remove amphorae, the VIP port, then the rows. Never ends in ERROR:
+        everything it deletes is deleted idempotently, so it is retried until done."""
+        lb_id = str(job.payload["loadbalancer_id"])
+        with self.db.read() as session:
+            lb = session.get(LoadBalancer, lb_id)
+            if lb is None:
+                return
+            amps = [a for a in _amphorae(session, lb_id) if a.status != AmphoraStatus.DELETED]
+            vip_port_id = lb.vip_port_id
+            session.expunge_all()
+        for amp in amps:
+            self.ops.remove(amp)
+        if vip_port_id:
+            self.ops.network.delete_port(vip_port_id)
+        with self.db.write() as session:
+            lb = session.get(LoadBalancer, lb_id)
+            if lb is not None:
+                listener_ids = [li.id for li in lb.listeners]
+                if listener_ids:
+                    session.execute(delete(ListenerStatistics).where(
+                        ListenerStatistics.listener_id.in_(listener_ids)))
+                for listener in lb.listeners:
+                    listener.default_pool_id = None
+                session.flush()
+                session.delete(lb)
+        LOG.info("load balancer %s deleted", lb_id)
+
+
+def _amphorae(session: Session, lb_id: str) -> list[Amphora]:
+    return list(session.scalars(select(Amphora).where(Amphora.loadbalancer_id == lb_id)
+                                .order_by(Amphora.created_at)))
+

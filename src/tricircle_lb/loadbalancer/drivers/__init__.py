@@ -1,0 +1,1 @@
+"""The systems the load-balancer service drives: networking, compute, amphorae."""

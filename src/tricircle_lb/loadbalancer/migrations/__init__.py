@@ -1,0 +1,1 @@
+"""Alembic migrations of the load-balancer database (run by tricircle_lb.db.migrate)."""

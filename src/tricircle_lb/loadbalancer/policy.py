@@ -1,0 +1,59 @@
+"""Octavia's default RBAC, over Keystone's roles.
+
+- ``admin`` (or ``load-balancer_admin``): everything, in every project;
+- ``member`` (or ``load-balancer_member``): create, read, update and delete
+  in its own project;
+- ``reader`` (or ``load-balancer_observer``): read in its own project;
+- anyone else: 403 with Octavia's text.
+
+Objects of another project are not found (404) rather than forbidden, so a
+caller learns nothing about ids outside its project.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tricircle_lb.common.context import Context
+from tricircle_lb.loadbalancer.errors import forbidden
+
+ADMIN_ROLES = frozenset({"admin", "load-balancer_admin"})
+WRITE_ROLES = ADMIN_ROLES | {"member", "load-balancer_member"}
+READ_ROLES = WRITE_ROLES | {"reader", "load-balancer_observer", "load-balancer_global_observer"}
+
+
+class Action(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+def is_admin(ctx: Context) -> bool:
+    return bool(ctx.roles & ADMIN_ROLES)
+
+
+def sees_all_projects(ctx: Context) -> bool:
+    """Whether listings and look-ups span every project."""
+    return bool(ctx.roles & (ADMIN_ROLES | {"load-balancer_global_observer"}))
+
+
+def enforce(ctx: Context, action: Action) -> None:
+    """403 unless the caller's roles allow ``action`` (in its own project)."""
+    allowed = {Action.READ: READ_ROLES, Action.WRITE: WRITE_ROLES, Action.ADMIN: ADMIN_ROLES}
+    if not ctx.roles & allowed[action]:
+        raise forbidden()
+    if action is not Action.ADMIN and not is_admin(ctx) and not ctx.project_id:
+        raise forbidden()
+
+
+def owning_project(ctx: Context, requested: str | None) -> str:
+    """The project a new object belongs to: the caller's, or for an admin the
+    ``project_id`` (or ``tenant_id``) it asked for. Others asking for another
+    project get 403, as in Octavia."""
+    if requested and requested != ctx.project_id:
+        if not is_admin(ctx):
+            raise forbidden()
+        return requested
+    if not ctx.project_id:
+        raise forbidden()
+    return ctx.project_id

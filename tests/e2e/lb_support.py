@@ -1,0 +1,130 @@
+"""Helpers of the load-balancing acceptance tests: backends, the spec's networks, curl loops."""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests_support import Cloud
+
+# A backend that answers every path with its host name (so a test sees who
+# answered, whatever the URL), HTTP/1.1 keep-alive, no logging.
+WEB_SERVER = """#!/bin/sh
+cat > /tmp/tcl-web-$(hostname).py <<'PY'
+import http.server, socket, sys
+NAME = socket.gethostname()
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = (NAME + "\\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("", int(sys.argv[1])), Handler).serve_forever()
+PY
+echo "web server starting"
+exec python3 /tmp/tcl-web-$(hostname).py 80
+"""
+
+AZ = {"RegionOne": "az1", "RegionTwo": "az2"}
+NET1, NET2 = "lb-net1", "lb-net2"
+# name: (region, network, host)
+BACKENDS = {
+    "backend1": ("RegionOne", NET1, "RegionOne-host1"),
+    "backend2": ("RegionOne", NET1, "RegionOne-host2"),
+    "backend3": ("RegionTwo", NET1, "RegionTwo-host1"),
+    "backend4": ("RegionTwo", NET2, "RegionTwo-host2"),
+}
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5,
+             what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(interval)
+
+
+def boot(cloud: Cloud, name: str, network: str, region: str, host: str,
+         user_data: Path) -> dict[str, Any]:
+    server: dict[str, Any] = cloud.openstack(
+        "server", "create", "--image", "cirros", "--flavor", "m1.tiny", "--network", network,
+        "--availability-zone", f"{AZ[region]}:{host}", "--user-data", str(user_data), "--wait",
+        name, region=region)
+    assert server["status"] == "ACTIVE", server
+    return server
+
+
+def server_ip(cloud: Cloud, name: str, region: str) -> str:
+    ports = cloud.openstack("port", "list", "--server", name, region=region)
+    return str(ports[0]["Fixed IP Addresses"][0]["ip_address"])
+
+
+def requests(cloud: Cloud, network: str, url: str, count: int,
+             extra: tuple[str, ...] = ()) -> list[str]:
+    """``count`` sequential requests from a probe on ``network`` in RegionOne; the bodies
+    (``FAIL:<code>`` for a failed one), each on a new connection."""
+    script = (f'for i in $(seq {count}); do '
+              f'out=$(curl -s --max-time 3 {" ".join(extra)} "{url}") '
+              '|| out="FAIL:$?"; echo "$out"; done')
+    result = cloud.exec("RegionOne", "sh", "-c", script, network=network)
+    assert result.returncode == 0, result.stderr
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def counts(lines: list[str]) -> dict[str, int]:
+    return dict(collections.Counter(lines))
+
+
+def lb_wait(cloud: Cloud, kind: str, ref: str, status: str = "ACTIVE",
+            timeout: float = 120.0) -> dict[str, Any]:
+    """Poll ``openstack loadbalancer <kind> show`` until provisioning_status is ``status``."""
+    def done() -> dict[str, Any] | None:
+        obj: dict[str, Any] = cloud.openstack("loadbalancer", kind, "show", ref)
+        if obj["provisioning_status"] == "ERROR" and status != "ERROR":
+            raise AssertionError(f"{kind} {ref} went to ERROR: {obj}")
+        return obj if obj["provisioning_status"] == status else None
+    result: dict[str, Any] = wait_for(done, timeout, what=f"{kind} {ref} {status}")
+    return result
+
+
+def listener(cloud: Cloud, name: str, protocol: str, port: int, *extra: str,
+             lb: str = "lb1") -> dict[str, Any]:
+    made: dict[str, Any] = cloud.openstack(
+        "loadbalancer", "listener", "create", "--name", name, "--protocol", protocol,
+        "--protocol-port", str(port), *extra, "--wait", lb)
+    return made
+
+
+def pool(cloud: Cloud, name: str, listener: str, protocol: str, algorithm: str,
+         *extra: str) -> dict[str, Any]:
+    made: dict[str, Any] = cloud.openstack(
+        "loadbalancer", "pool", "create", "--name", name, "--listener", listener,
+        "--protocol", protocol, "--lb-algorithm", algorithm, *extra, "--wait")
+    return made
+
+
+def member(cloud: Cloud, pool: str, spec: dict[str, Any], backend: str, *extra: str,
+           port: int = 80) -> dict[str, Any]:
+    """``backend`` as a member of ``pool``, on its own subnet (subnet2 for backend4)."""
+    subnet = spec["subnet2"] if BACKENDS[backend][1] == NET2 else spec["subnet1"]
+    made: dict[str, Any] = cloud.openstack(
+        "loadbalancer", "member", "create", "--name", backend, "--subnet-id", subnet["id"],
+        "--address", spec["ips"][backend], "--protocol-port", str(port), *extra, "--wait",
+        pool)
+    return made

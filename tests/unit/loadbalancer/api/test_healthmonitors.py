@@ -1,0 +1,122 @@
+"""Health monitors through the real Octavia API of RegionOne: defaults per
+type, one per pool, and every field that could break the HAProxy check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lb_testing import LbCloud, fault
+from networking_testing import ok
+from test_pools import Lb, active_lb
+
+Body = dict[str, Any]
+HM = "/v2/lbaas/healthmonitors"
+
+
+@pytest.fixture
+def lb(lb_cloud: LbCloud) -> Lb:
+    return active_lb(lb_cloud)
+
+
+def monitor(pool: str, **attrs: Any) -> Body:
+    return {"healthmonitor": {"pool_id": pool, "type": "HTTP", "delay": 5, "timeout": 3,
+                              "max_retries": 3, **attrs}}
+
+
+def test_http_defaults_one_per_pool_update_delete(lb: Lb) -> None:
+    pool = lb.pool(listener=True)
+    hm = ok(lb.api.post(HM, json=monitor(pool["id"], name="hm1")), 201)["healthmonitor"]
+    assert (hm["http_method"], hm["url_path"], hm["expected_codes"]) == ("GET", "/", "200")
+    assert hm["max_retries_down"] == 3 and hm["pools"] == [{"id": pool["id"]}]
+    assert hm["provisioning_status"] == "PENDING_CREATE"
+    assert ok(lb.api.get(f"/v2/lbaas/pools/{pool['id']}"))["pool"][
+        "healthmonitor_id"] == hm["id"]
+    lb.settle()
+    assert fault(lb.api.post(HM, json=monitor(pool["id"])), 409) == \
+        "This pool already has a health monitor"
+    path = f"{HM}/{hm['id']}"
+    updated = ok(lb.api.put(path, json={"healthmonitor": {
+        "url_path": "/healthz?full=1", "expected_codes": "200, 202", "http_method": "HEAD",
+        "max_retries_down": 10}}))["healthmonitor"]
+    assert (updated["url_path"], updated["expected_codes"]) == ("/healthz?full=1", "200,202")
+    assert updated["http_method"] == "HEAD" and updated["max_retries_down"] == 10
+    lb.settle()
+    reset = ok(lb.api.put(path, json={"healthmonitor": {"url_path": None}}))["healthmonitor"]
+    assert reset["url_path"] == "/"
+    lb.settle()
+    assert "type" in fault(lb.api.put(path, json={"healthmonitor": {"type": "TCP"}}), 400)
+    text = fault(lb.api.put(path, json={"healthmonitor": {"timeout": 6}}), 400)
+    assert text == ("Validation failure: The health monitor timeout must be less than or "
+                    "equal to the delay.")
+    assert lb.api.delete(path).status_code == 204
+    lb.settle()
+    assert fault(lb.api.get(path), 404) == f"Health Monitor {hm['id']} could not be found."
+
+
+def test_tcp_and_ping_take_no_http_fields(lb: Lb) -> None:
+    tcp_pool, ping_pool = lb.pool("TCP"), lb.pool("TCP")
+    tcp = ok(lb.api.post(HM, json=monitor(tcp_pool["id"], type="TCP")), 201)["healthmonitor"]
+    assert (tcp["http_method"], tcp["url_path"], tcp["expected_codes"]) == (None, None, None)
+    lb.settle()
+    text = fault(lb.api.put(f"{HM}/{tcp['id']}", json={"healthmonitor": {
+        "http_method": "GET"}}), 400)
+    assert text == "Validation failure: http_method is not a valid option for health " \
+        "monitors of type TCP"
+    for field, value in (("url_path", "/"), ("expected_codes", "200"),
+                         ("http_method", "GET")):
+        text = fault(lb.api.post(HM, json=monitor(ping_pool["id"], type="PING",
+                                                  **{field: value})), 400)
+        assert text == f"Validation failure: {field} is not a valid option for health " \
+            "monitors of type PING"
+    ok(lb.api.post(HM, json=monitor(ping_pool["id"], type="PING")), 201)
+
+
+BAD_MONITORS: list[tuple[Body, str]] = [
+    ({"type": "UDP-CONNECT"},
+     "Validation failure: The UDP-CONNECT type is only supported for pools of type UDP/SCTP."),
+    ({"type": "SCTP"}, "only supported for pools of type UDP/SCTP"),
+    ({"type": "TLS-HELLO"}, "health monitor type TLS-HELLO is not supported"),
+    ({"type": "ICMP"}, "type"),
+    ({"delay": 0}, "delay"),
+    ({"timeout": 0}, "timeout"),
+    ({"delay": 2, "timeout": 3}, "timeout must be less than or equal to the delay"),
+    ({"max_retries": 0}, "max_retries"),
+    ({"max_retries": 11}, "max_retries"),
+    ({"max_retries_down": 11}, "max_retries_down"),
+    ({"http_method": "FETCH"}, "http_method"),
+    ({"url_path": "health"}, "URL path 'health' is invalid"),
+    ({"url_path": "/a b"}, "is invalid"),
+    ({"url_path": "/\nbackend evil"}, "is invalid"),
+    ({"url_path": "http://example.com/"}, "is invalid"),
+    ({"expected_codes": "20"}, "must look like 200, 200,202 or 200-204"),
+    ({"expected_codes": "200-"}, "must look like"),
+    ({"expected_codes": "abc"}, "must look like"),
+    ({"expected_codes": "204-200"}, "are not HTTP status codes"),
+    ({"expected_codes": "600"}, "are not HTTP status codes"),
+    ({"domain_name": "example.com"}, "'http_version' must be specified when 'domain_name'"),
+    ({"domain_name": "example.com", "http_version": 1.0}, "http_version 1.0 is not a valid"),
+    ({"domain_name": "bad name\n", "http_version": 1.1}, "is not a valid host name"),
+    ({"http_version": 2.0}, "http_version 2.0 is not one of 1.0, 1.1."),
+    ({"name": "hm\n1"}, "name"),
+    ({"pool_id": "6f1d3a0e-0000-4000-8000-000000000000"}, "could not be found"),
+]
+
+
+@pytest.mark.parametrize(("attrs", "words"), BAD_MONITORS)
+def test_bad_monitors_create_nothing(lb: Lb, attrs: Body, words: str) -> None:
+    pool = lb.pool()
+    code = 404 if "pool_id" in attrs else 400
+    assert words in fault(lb.api.post(HM, json=monitor(pool["id"], **attrs)), code)
+    assert ok(lb.api.get(HM))["healthmonitors"] == []
+    assert ok(lb.api.get(f"/v2/lbaas/loadbalancers/{lb.id}"))["loadbalancer"][
+        "provisioning_status"] == "ACTIVE"
+
+
+def test_https_range_and_domain(lb: Lb) -> None:
+    pool = lb.pool("HTTPS")
+    hm = ok(lb.api.post(HM, json=monitor(pool["id"], type="HTTPS", expected_codes="200-204",
+                                         http_version=1.1, domain_name="app.example.com")),
+            201)["healthmonitor"]
+    assert (hm["expected_codes"], hm["http_version"], hm["domain_name"]) == (
+        "200-204", 1.1, "app.example.com")

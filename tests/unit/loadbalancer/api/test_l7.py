@@ -1,0 +1,191 @@
+"""L7 policies and rules through the real Octavia API of RegionOne: actions,
+redirect checks, position reordering, rule syntax, cascade."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lb_testing import LbCloud, fault
+from networking_testing import ok
+from test_pools import Lb, active_lb
+
+Body = dict[str, Any]
+POLICIES = "/v2/lbaas/l7policies"
+
+
+@pytest.fixture
+def lb(lb_cloud: LbCloud) -> Lb:
+    return active_lb(lb_cloud)
+
+
+def policy(lb: Lb, **attrs: Any) -> Body:
+    body = {"l7policy": {"listener_id": lb.listener_id, "action": "REJECT", **attrs}}
+    created: Body = ok(lb.api.post(POLICIES, json=body), 201)["l7policy"]
+    lb.settle()
+    return created
+
+
+def positions(lb: Lb) -> dict[str, int]:
+    return {p["name"]: p["position"] for p in ok(lb.api.get(POLICIES))["l7policies"]
+            if p["provisioning_status"] != "PENDING_DELETE"}
+
+
+def test_redirect_to_pool_and_url(lb: Lb) -> None:
+    api_pool = lb.pool()
+    to_pool = policy(lb, action="REDIRECT_TO_POOL", redirect_pool_id=api_pool["id"])
+    assert to_pool["redirect_pool_id"] == api_pool["id"] and to_pool["position"] == 1
+    assert to_pool["redirect_url"] is None and to_pool["redirect_http_code"] is None
+    to_url = policy(lb, action="REDIRECT_TO_URL", redirect_url="https://example.com/x?a=1")
+    assert to_url["redirect_http_code"] == 302 and to_url["position"] == 2
+    # Changing the action clears what belonged to the old one.
+    changed = ok(lb.api.put(f"{POLICIES}/{to_pool['id']}", json={"l7policy": {
+        "action": "REDIRECT_TO_URL", "redirect_url": "http://other.example/",
+        "redirect_http_code": 308}}))["l7policy"]
+    assert changed["redirect_pool_id"] is None and changed["redirect_http_code"] == 308
+    lb.settle()
+    rejected = ok(lb.api.put(f"{POLICIES}/{to_url['id']}", json={"l7policy": {
+        "action": "REJECT"}}))["l7policy"]
+    assert rejected["redirect_url"] is None and rejected["redirect_http_code"] is None
+
+
+def test_position_reordering(lb: Lb) -> None:
+    for name in ("a", "b", "c"):
+        policy(lb, name=name)
+    assert positions(lb) == {"a": 1, "b": 2, "c": 3}
+    first = policy(lb, name="first", position=1)
+    assert positions(lb) == {"first": 1, "a": 2, "b": 3, "c": 4}
+    policy(lb, name="last", position=99)
+    assert positions(lb)["last"] == 5
+    c = next(p for p in ok(lb.api.get(POLICIES))["l7policies"] if p["name"] == "c")
+    moved = ok(lb.api.put(f"{POLICIES}/{c['id']}", json={"l7policy": {"position": 2}}))
+    assert moved["l7policy"]["position"] == 2
+    lb.settle()
+    assert positions(lb) == {"first": 1, "c": 2, "a": 3, "b": 4, "last": 5}
+    assert lb.api.delete(f"{POLICIES}/{first['id']}").status_code == 204
+    assert positions(lb) == {"c": 1, "a": 2, "b": 3, "last": 4}
+    lb.settle()
+    listener = ok(lb.api.get(f"/v2/lbaas/listeners/{lb.listener_id}"))["listener"]
+    assert len(listener["l7policies"]) == 4
+
+
+BAD_POLICIES: list[tuple[Body, int, str]] = [
+    ({"action": "REDIRECT_TO_POOL"}, 400, "A valid redirect_pool_id must be specified"),
+    ({"action": "REDIRECT_TO_POOL", "redirect_pool_id": "6f1d3a0e-0000-4000-8000-000000000000"},
+     404, "Pool 6f1d3a0e-0000-4000-8000-000000000000 could not be found."),
+    ({"action": "REDIRECT_TO_URL"}, 400, "A valid redirect_url must be specified"),
+    ({"action": "REDIRECT_TO_URL", "redirect_url": "/relative"}, 400,
+     "is not an absolute http or https URL"),
+    ({"action": "REDIRECT_TO_URL", "redirect_url": "javascript:alert(1)"}, 400,
+     "is not an absolute http or https URL"),
+    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x/\nhttp-request deny"}, 400,
+     "may not contain whitespace or control characters"),
+    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x/ y"}, 400,
+     "may not contain whitespace"),
+    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x/", "redirect_http_code": 304},
+     400, "redirect_http_code"),
+    ({"action": "REJECT", "redirect_url": "http://x/"}, 400,
+     "redirect_url is not a valid option for L7 policy action REJECT."),
+    ({"action": "REJECT", "redirect_http_code": 301}, 400,
+     "redirect_http_code is not a valid option for L7 policy action REJECT."),
+    ({"action": "REDIRECT_PREFIX", "redirect_prefix": "https://x"}, 400,
+     "L7 policy action REDIRECT_PREFIX is not supported."),
+    ({"action": "DROP"}, 400, "action"),
+    ({"position": 0}, 400, "position"),
+    ({"name": "p\n1"}, 400, "name"),
+    ({"listener_id": "6f1d3a0e-0000-4000-8000-000000000000"}, 404,
+     "Listener 6f1d3a0e-0000-4000-8000-000000000000 could not be found."),
+]
+
+
+@pytest.mark.parametrize(("attrs", "code", "words"), BAD_POLICIES)
+def test_bad_policies_create_nothing(lb: Lb, attrs: Body, code: int, words: str) -> None:
+    body = {"listener_id": lb.listener_id, "action": "REJECT", **attrs}
+    assert words in fault(lb.api.post(POLICIES, json={"l7policy": body}), code)
+    assert ok(lb.api.get(POLICIES))["l7policies"] == []
+
+
+def test_policies_need_http_listeners_and_pools_of_the_same_lb(lb: Lb) -> None:
+    tcp = lb.listener("TCP", 81)
+    text = fault(lb.api.post(POLICIES, json={"l7policy": {
+        "listener_id": tcp, "action": "REJECT"}}), 400)
+    assert text == "Validation failure: L7 policies are only supported on HTTP listeners, " \
+        "not TCP."
+    tcp_pool = lb.pool("TCP")
+    text = fault(lb.api.post(POLICIES, json={"l7policy": {
+        "listener_id": lb.listener_id, "action": "REDIRECT_TO_POOL",
+        "redirect_pool_id": tcp_pool["id"]}}), 400)
+    assert "The pool protocol 'TCP' is invalid while the listener protocol is 'HTTP'" in text
+    other = ok(lb.api.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": lb.subnet_id}}), 201)["loadbalancer"]
+    lb.cloud.settle(other["id"])
+    foreign = ok(lb.api.post("/v2/lbaas/pools", json={"pool": {
+        "loadbalancer_id": other["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}}),
+        201)["pool"]
+    lb.cloud.settle(other["id"])
+    text = fault(lb.api.post(POLICIES, json={"l7policy": {
+        "listener_id": lb.listener_id, "action": "REDIRECT_TO_POOL",
+        "redirect_pool_id": foreign["id"]}}), 400)
+    assert text == f"Validation failure: Pool {foreign['id']} is not on the listener's " \
+        "load balancer."
+    assert ok(lb.api.get(POLICIES))["l7policies"] == []
+
+
+def test_rules_crud_and_cascade(lb: Lb) -> None:
+    api_pool = lb.pool()
+    p = policy(lb, action="REDIRECT_TO_POOL", redirect_pool_id=api_pool["id"])
+    rules = f"{POLICIES}/{p['id']}/rules"
+    rule = ok(lb.api.post(rules, json={"rule": {
+        "type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}}), 201)["rule"]
+    assert (rule["key"], rule["invert"], rule["provisioning_status"]) == (
+        None, False, "PENDING_CREATE")
+    lb.settle()
+    header = ok(lb.api.post(rules, json={"rule": {
+        "type": "HEADER", "compare_type": "EQUAL_TO", "key": "X-Version", "value": "2",
+        "invert": True}}), 201)["rule"]
+    lb.settle()
+    assert ok(lb.api.get(f"{POLICIES}/{p['id']}"))["l7policy"]["rules"] == [
+        {"id": rule["id"]}, {"id": header["id"]}]
+    # A type without a key drops the key.
+    changed = ok(lb.api.put(f"{rules}/{header['id']}", json={"rule": {
+        "type": "HOST_NAME", "compare_type": "ENDS_WITH", "value": ".example.com"}}))["rule"]
+    assert changed["key"] is None and changed["invert"] is True
+    lb.settle()
+    text = fault(lb.api.put(f"{rules}/{header['id']}", json={"rule": {"type": "COOKIE"}}), 400)
+    assert text == "Validation failure: L7 rule type COOKIE requires a key."
+    assert len(ok(lb.api.get(rules))["rules"]) == 2
+    assert lb.api.delete(f"{POLICIES}/{p['id']}").status_code == 204
+    assert {r["provisioning_status"] for r in ok(lb.api.get(rules))["rules"]} == {
+        "PENDING_DELETE"}
+    lb.settle()
+    assert fault(lb.api.get(rules), 404) == f"L7 Policy {p['id']} could not be found."
+    # The pool is free again.
+    assert lb.api.delete(f"/v2/lbaas/pools/{api_pool['id']}").status_code == 204
+
+
+BAD_RULES: list[tuple[Body, str]] = [
+    ({"type": "HEADER"}, "L7 rule type HEADER requires a key."),
+    ({"type": "COOKIE", "key": "a b"}, "is not a valid cookie name"),
+    ({"type": "HEADER", "key": "X-A\nB"}, "is not a valid header name"),
+    ({"type": "PATH", "key": "k"}, "L7 rule type PATH does not take a key."),
+    ({"type": "FILE_TYPE", "compare_type": "CONTAINS", "value": "jpg"},
+     "FILE_TYPE only supports compare types EQUAL_TO and REGEX"),
+    ({"compare_type": "REGEX", "value": "^/api(["}, "Unable to parse regular expression"),
+    ({"value": "/api\nuse_backend x"}, "may not contain control characters"),
+    ({"value": "/a b"}, "may only hold visible characters"),
+    ({"value": ""}, "L7 rule type requires a value."),
+    ({"value": "v" * 256}, "value"),
+    ({"type": "COOKIE", "key": "session", "value": "a;b"}, "contains characters a cookie"),
+    ({"type": "SSL_CONN_HAS_CERT", "value": "True"}, "SSL_CONN_HAS_CERT is not supported"),
+    ({"type": "METHOD"}, "type"),
+    ({"compare_type": "LIKE"}, "compare_type"),
+]
+
+
+@pytest.mark.parametrize(("attrs", "words"), BAD_RULES)
+def test_bad_rules_create_nothing(lb: Lb, attrs: Body, words: str) -> None:
+    p = policy(lb)
+    body = {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api", **attrs}
+    rules = f"{POLICIES}/{p['id']}/rules"
+    assert words in fault(lb.api.post(rules, json={"rule": body}), 400)
+    assert ok(lb.api.get(rules))["rules"] == []

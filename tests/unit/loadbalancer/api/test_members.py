@@ -1,0 +1,215 @@
+"""Members through the real Octavia API of RegionOne, with subnets looked up
+through RegionOne's real networking (the locality error of the spec included),
+and the batch ``PUT`` that replaces a pool's members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lb_testing import LbCloud, fault
+from networking_testing import ok
+from test_pools import Lb, active_lb
+
+Body = dict[str, Any]
+
+
+@pytest.fixture
+def lb(lb_cloud: LbCloud) -> Lb:
+    return active_lb(lb_cloud)
+
+
+def members_of(lb: Lb, pool_id: str) -> list[Body]:
+    result: list[Body] = ok(lb.api.get(f"/v2/lbaas/pools/{pool_id}/members"))["members"]
+    return result
+
+
+def test_create_show_update_delete(lb: Lb) -> None:
+    pool = lb.pool(listener=True)
+    path = f"/v2/lbaas/pools/{pool['id']}/members"
+    member = ok(lb.api.post(path, json={"member": {
+        "address": "10.0.10.11", "protocol_port": 8080, "name": "backend1"}}), 201)["member"]
+    assert member["provisioning_status"] == "PENDING_CREATE"
+    assert member["operating_status"] == "NO_MONITOR"
+    assert member["subnet_id"] == lb.subnet_id  # the VIP subnet by default
+    assert (member["weight"], member["backup"], member["admin_state_up"]) == (1, False, True)
+    assert member["monitor_address"] is None and member["monitor_port"] is None
+    lb.settle()
+    down = ok(lb.api.post(path, json={"member": {
+        "address": "10.0.10.12", "protocol_port": 8080, "admin_state_up": False}}), 201)
+    assert down["member"]["operating_status"] == "OFFLINE"
+    lb.settle()
+    updated = ok(lb.api.put(f"{path}/{member['id']}", json={"member": {
+        "weight": 0, "backup": True, "monitor_address": "10.0.10.13",
+        "monitor_port": 9000}}))["member"]
+    assert updated["provisioning_status"] == "PENDING_UPDATE"
+    assert (updated["weight"], updated["backup"]) == (0, True)
+    assert (updated["monitor_address"], updated["monitor_port"]) == ("10.0.10.13", 9000)
+    lb.settle()
+    text = fault(lb.api.put(f"{path}/{member['id']}", json={"member": {
+        "monitor_address": "2001:db8::1"}}), 400)
+    assert "monitor_address must be of the member address's IP version" in text
+    assert "address" in fault(lb.api.put(f"{path}/{member['id']}", json={"member": {
+        "address": "10.0.10.99"}}), 400)
+    pool_after = ok(lb.api.get(f"/v2/lbaas/pools/{pool['id']}"))["pool"]
+    assert len(pool_after["members"]) == 2
+    assert lb.api.delete(f"{path}/{member['id']}").status_code == 204
+    assert ok(lb.api.get(f"{path}/{member['id']}"))["member"][
+        "provisioning_status"] == "PENDING_DELETE"
+    lb.settle()
+    assert fault(lb.api.get(f"{path}/{member['id']}"), 404) == \
+        f"Member {member['id']} could not be found."
+    assert [m["address"] for m in members_of(lb, pool["id"])] == ["10.0.10.12"]
+
+
+def test_duplicate_address_and_port(lb: Lb) -> None:
+    pool = lb.pool()
+    path = f"/v2/lbaas/pools/{pool['id']}/members"
+    ok(lb.api.post(path, json={"member": {"address": "10.0.10.11", "protocol_port": 80}}), 201)
+    lb.settle()
+    text = fault(lb.api.post(path, json={"member": {"address": "10.0.10.11",
+                                                    "protocol_port": 80}}), 409)
+    assert text == ("Another member on this pool is already using ip 10.0.10.11 on "
+                    "protocol_port 80")
+    ok(lb.api.post(path, json={"member": {"address": "10.0.10.11", "protocol_port": 81}}), 201)
+    assert len(members_of(lb, pool["id"])) == 2
+
+
+BAD_MEMBERS: list[tuple[Body, str]] = [
+    ({"address": "127.0.0.1"}, "127.0.0.1 is not a valid option for member address."),
+    ({"address": "169.254.169.254"}, "is not a valid option for member address."),
+    ({"address": "224.0.0.5"}, "is not a valid option for member address."),
+    ({"address": "0.0.0.0"}, "is not a valid option for member address."),
+    ({"address": "255.255.255.255"}, "is not a valid option for member address."),
+    ({"address": "10.0.10.300"}, "is not a valid IP address."),
+    ({"address": "backend1"}, "is not a valid IP address."),
+    ({"address": "2001:db8::5"}, "IPv6 members are not supported with an IPv4 VIP."),
+    ({"protocol_port": 0}, "protocol_port"),
+    ({"protocol_port": 65536}, "protocol_port"),
+    ({"weight": 257}, "weight"),
+    ({"weight": -1}, "weight"),
+    ({"monitor_port": 0}, "monitor_port"),
+    ({"monitor_address": "2001:db8::1"}, "monitor_address must be of the member address's"),
+    ({"name": "b1\nserver x 1.2.3.4:80"}, "name"),
+    ({"name": "n" * 256}, "name"),
+    ({"request_sriov": True}, "request_sriov is not supported"),
+    ({"subnet_id": "6f1d3a0e-0000-4000-8000-000000000000"},
+     "Validation failure: Subnet 6f1d3a0e-0000-4000-8000-000000000000 could not be found."),
+    ({"colour": "blue"}, "colour"),
+]
+
+
+@pytest.mark.parametrize(("attrs", "words"), BAD_MEMBERS)
+def test_bad_members_create_nothing(lb: Lb, attrs: Body, words: str) -> None:
+    pool = lb.pool()
+    body = {"address": "10.0.10.11", "protocol_port": 80, **attrs}
+    text = fault(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members",
+                             json={"member": body}), 400)
+    assert words in text
+    assert members_of(lb, pool["id"]) == []
+    assert ok(lb.api.get(f"/v2/lbaas/loadbalancers/{lb.id}"))["loadbalancer"][
+        "provisioning_status"] == "ACTIVE"
+
+
+def test_vip_address_is_refused(lb: Lb) -> None:
+    pool = lb.pool()
+    text = fault(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members", json={"member": {
+        "address": lb.vip_address, "protocol_port": 80}}), 400)
+    assert text == (f"Validation failure: Member address {lb.vip_address} is the load "
+                    "balancer's VIP address.")
+
+
+def test_member_on_a_subnet_of_another_region(lb: Lb) -> None:
+    """Fig. 2: a subnet whose network lives in RegionTwo is fine (it is stretched)."""
+    net2 = lb.cloud.network("net2", availability_zone_hints=["RegionTwo"])
+    subnet2 = lb.cloud.subnet(net2["id"], "10.0.20.0/24")
+    pool = lb.pool()
+    member = ok(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members", json={"member": {
+        "address": "10.0.20.5", "protocol_port": 80, "subnet_id": subnet2["id"]}}),
+        201)["member"]
+    assert member["subnet_id"] == subnet2["id"]
+    lb.settle()
+    v6 = lb.cloud.network("net6")
+    subnet6 = lb.cloud.subnet(v6["id"], "2001:db8::/64")
+    text = fault(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members", json={"member": {
+        "address": "10.0.20.6", "protocol_port": 80, "subnet_id": subnet6["id"]}}), 400)
+    assert text == (f"Validation failure: Member address 10.0.20.6 is not an IPv6 address "
+                    f"like subnet {subnet6['id']}.")
+    assert len(members_of(lb, pool["id"])) == 1
+
+
+def test_local_network_of_another_region_is_refused(lb: Lb) -> None:
+    """The spec's error: a member on a ``local`` network of RegionTwo, asked of RegionOne."""
+    local = lb.cloud.network("local2", **{"provider:network_type": "local",
+                                          "availability_zone_hints": ["RegionTwo"]})
+    subnet = lb.cloud.subnet(local["id"], "10.0.30.0/24")
+    pool = lb.pool()
+    body = {"address": "10.0.30.5", "protocol_port": 80, "subnet_id": subnet["id"]}
+    text = fault(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members",
+                             json={"member": body}), 400)
+    assert "network not located in current region" in text
+    assert members_of(lb, pool["id"]) == []
+    batch = fault(lb.api.put(f"/v2/lbaas/pools/{pool['id']}/members",
+                             json={"members": [body]}), 400)
+    assert "network not located in current region" in batch
+    assert members_of(lb, pool["id"]) == []
+    assert lb.cloud.jobs() == [("loadbalancer_create", lb.id), ("loadbalancer_apply", lb.id)]
+
+
+def test_batch_update_replaces_the_member_list(lb: Lb) -> None:
+    pool = lb.pool()
+    path = f"/v2/lbaas/pools/{pool['id']}/members"
+    for address in ("10.0.10.11", "10.0.10.12"):
+        ok(lb.api.post(path, json={"member": {"address": address, "protocol_port": 80,
+                                              "monitor_port": 81}}), 201)
+        lb.settle()
+    resp = lb.api.put(path, json={"members": [
+        {"address": "10.0.10.12", "protocol_port": 80, "weight": 5},
+        {"address": "10.0.10.13", "protocol_port": 80, "name": "new"}]})
+    assert resp.status_code == 202, resp.text
+    state = {m["address"]: m for m in members_of(lb, pool["id"])}
+    assert state["10.0.10.11"]["provisioning_status"] == "PENDING_DELETE"
+    assert state["10.0.10.12"]["provisioning_status"] == "PENDING_UPDATE"
+    assert state["10.0.10.12"]["weight"] == 5
+    assert state["10.0.10.12"]["monitor_port"] == 81  # not given: kept
+    assert state["10.0.10.13"]["provisioning_status"] == "PENDING_CREATE"
+    assert state["10.0.10.13"]["name"] == "new"
+    lb.settle()
+    assert sorted(m["address"] for m in members_of(lb, pool["id"])) == [
+        "10.0.10.12", "10.0.10.13"]
+    additive = lb.api.put(path, params={"additive_only": "true"}, json={"members": [
+        {"address": "10.0.10.14", "protocol_port": 80}]})
+    assert additive.status_code == 202, additive.text
+    lb.settle()
+    assert len(members_of(lb, pool["id"])) == 3
+
+
+def test_bad_batch_changes_nothing(lb: Lb) -> None:
+    pool = lb.pool()
+    path = f"/v2/lbaas/pools/{pool['id']}/members"
+    ok(lb.api.post(path, json={"member": {"address": "10.0.10.11", "protocol_port": 80}}), 201)
+    lb.settle()
+    twice = fault(lb.api.put(path, json={"members": [
+        {"address": "10.0.10.12", "protocol_port": 80},
+        {"address": "10.0.10.12", "protocol_port": 80}]}), 400)
+    assert twice == "Validation failure: Member must be updated only once in the same request."
+    bad = fault(lb.api.put(path, json={"members": [
+        {"address": "10.0.10.12", "protocol_port": 80},
+        {"address": "127.0.0.1", "protocol_port": 80}]}), 400)
+    assert "not a valid option for member address" in bad
+    only = members_of(lb, pool["id"])
+    assert [(m["address"], m["provisioning_status"]) for m in only] == [("10.0.10.11", "ACTIVE")]
+    # Emptying the list is allowed: every member goes.
+    assert lb.api.put(path, json={"members": []}).status_code == 202
+    assert members_of(lb, pool["id"])[0]["provisioning_status"] == "PENDING_DELETE"
+
+
+def test_member_of_another_pool_is_not_found(lb: Lb) -> None:
+    first, second = lb.pool(), lb.pool()
+    member = ok(lb.api.post(f"/v2/lbaas/pools/{first['id']}/members", json={"member": {
+        "address": "10.0.10.11", "protocol_port": 80}}), 201)["member"]
+    lb.settle()
+    assert fault(lb.api.get(f"/v2/lbaas/pools/{second['id']}/members/{member['id']}"),
+                 404) == f"Member {member['id']} could not be found."
+    assert fault(lb.api.delete(f"/v2/lbaas/pools/{second['id']}/members/{member['id']}"),
+                 404) == f"Member {member['id']} could not be found."
