@@ -62,16 +62,21 @@ exec sleep infinity
 
 # What the amphora image runs (as Octavia's image runs its agent from
 # systemd): the amphora agent with the config drive's amphora-agent.conf,
-# restarted when it exits. $1: the configuration, base64. Its state (HAProxy's
-# files) lives beside the user-data, in the instance's folder.
+# restarted when it exits. The amphora mounts its own /run (a tmpfs of its
+# private mount namespace, gone with it): the key-bearing configuration and
+# HAProxy's files live there, and HAProxy's stats socket path stays short
+# (unix socket paths are limited to 107 bytes). The log stays beside the
+# user-data, in the instance's folder, for whoever debugs it.
 AMPHORA_BOOT = r"""#!/bin/sh
-dir="$(dirname "$0")/amphora"
-mkdir -p "$dir"
-echo '{config}' | base64 -d > "$dir/amphora-agent.conf"
+log="$(dirname "$0")/amphora-agent.log"
+mount -t tmpfs -o mode=0755,size=16m amphora-run /run || exit 1
+umask 077
+mkdir -p /run/amphora
+echo '{config}' | base64 -d > /run/amphora/amphora-agent.conf
 echo "amphora-x64-haproxy: starting the amphora agent"
 while :; do
-    {python} -m tricircle_lb.loadbalancer.amphora.agent --config "$dir/amphora-agent.conf" \
-        --state-dir "$dir" --log-file "$dir/amphora-agent.log"
+    {python} -m tricircle_lb.loadbalancer.amphora.agent \
+        --config /run/amphora/amphora-agent.conf --state-dir /run/amphora --log-file "$log"
     echo "amphora agent exited with status $?; restarting in 1 s"
     sleep 1
 done

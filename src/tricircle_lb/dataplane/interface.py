@@ -105,7 +105,7 @@ class Dataplane(abc.ABC):
     def ensure_vxlan(self, ns: str, name: str, vni: int, local_ip: str, underlay_dev: str,
                      mtu: int | None = None, *, group: str | None = None,
                      port: int = VXLAN_PORT) -> None:
-        """``vxlan id VNI local IP dev DEV dstport 4789 nolearning proxy``.
+        """``vxlan id VNI local IP dev DEV dstport 4789 nolearning``.
 
         With ``group``: ``vxlan id VNI local IP group GROUP dev DEV dstport PORT``
         with learning (a flooding L2 segment, how VLANs are emulated on kernels

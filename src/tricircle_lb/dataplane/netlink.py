@@ -114,7 +114,9 @@ class NetlinkDataplane(NetlinkSockets, Dataplane):
             if group:
                 spec.update(vxlan_group=group, vxlan_learning=1)
             else:
-                spec.update(vxlan_learning=0, vxlan_proxy=1)
+                # No ARP proxy: it drops requests it has no entry for, and a
+                # VIP (an allowed address pair) moves between ports (051).
+                spec.update(vxlan_learning=0)
             if mtu:
                 spec["mtu"] = mtu
             self._add(ns, name, **spec)

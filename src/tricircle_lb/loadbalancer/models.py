@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -101,6 +102,9 @@ class LoadBalancer(_Resource, LbBase):
     vip_subnet_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     vip_network_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     vip_qos_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # False when the user brought the VIP port (vip_port_id): deleting the load
+    # balancer must then leave the port alone (Octavia's ``octavia_owned``).
+    vip_port_owned: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     provider: Mapped[str] = mapped_column(String(64), default="amphora")
     flavor_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -15,12 +15,10 @@ from urllib.parse import urlsplit
 
 from tricircle_lb.loadbalancer.errors import invalid_option as invalid
 
-RULE_TYPES = ("PATH", "HOST_NAME", "HEADER", "COOKIE", "FILE_TYPE")
 SSL_RULE_TYPES = ("SSL_CONN_HAS_CERT", "SSL_VERIFY_RESULT", "SSL_DN_FIELD")
-COMPARE_TYPES = ("EQUAL_TO", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "REGEX")
-# A header or cookie name: an HTTP token (RFC 9110), as the renderer accepts it.
-_TOKEN_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
-_RENDER_TOKEN_RE = re.compile(r"[A-Za-z0-9!*+.^_|~-]{1,64}")
+# A header or cookie name: an HTTP token (RFC 9110) less #$%&'` (which HAProxy's
+# sample syntax would read), as the renderer accepts it.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9!*+.^_|~-]{1,64}")
 # Visible ASCII but '"' and ',' (Octavia's header value), or one quoted string.
 _HEADER_VALUE_RE = re.compile(r'[\x21\x23-\x2b\x2d-\x7e]+|"[\x20-\x21\x23-\x7e]*"')
 # A cookie value (RFC 6265 cookie-octet).
@@ -40,7 +38,7 @@ def check_rule(rule_type: str, compare_type: str, key: str | None, value: str) -
     if rule_type in ("HEADER", "COOKIE"):
         if not key:
             raise invalid(f"L7 rule type {rule_type} requires a key.")
-        if not _TOKEN_RE.fullmatch(key) or not _RENDER_TOKEN_RE.fullmatch(key):
+        if not _TOKEN_RE.fullmatch(key):
             raise invalid(f"L7 rule key {key!r} is not a valid {rule_type.lower()} name.")
     elif key is not None:
         raise invalid(f"L7 rule type {rule_type} does not take a key.")

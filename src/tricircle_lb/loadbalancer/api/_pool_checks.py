@@ -11,13 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tricircle_lb.common.errors import BadRequest
 from tricircle_lb.loadbalancer.errors import invalid_option
 
-PROTOCOLS = ("HTTP", "HTTPS", "TCP")
 UNSUPPORTED_PROTOCOLS = ("PROXY", "PROXYV2", "UDP", "SCTP")
-ALGORITHMS = ("ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP")
 UNSUPPORTED_ALGORITHMS = ("SOURCE_IP_PORT",)
-PERSISTENCE_TYPES = ("SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE")
 
 # Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP, less what the amphora here
 # does not carry (PROXY, PROXYV2, TERMINATED_HTTPS, UDP, SCTP).
@@ -27,17 +25,23 @@ LISTENER_POOL_PROTOCOLS: dict[str, tuple[str, ...]] = {
     "HTTPS": ("HTTPS", "TCP"),
 }
 
-# Octavia refuses these in a cookie name; the renderer wants an HTTP token.
+# Stricter than Octavia's cookie-name check: the HTTP token the renderer accepts.
 _COOKIE_NAME_RE = re.compile(r"[A-Za-z0-9!*+.^_|~-]{1,64}")
 
 
-def unsupported(what: str) -> Exception:
+def unsupported(what: str) -> BadRequest:
     return invalid_option(f"Provider 'amphora' does not support a requested option: {what}")
 
 
 def check_protocol(protocol: str) -> None:
     if protocol in UNSUPPORTED_PROTOCOLS:
         raise unsupported(f"pool protocol {protocol} is not supported.")
+
+
+def check_tls(enabled: bool | None) -> None:
+    """``tls_enabled: false`` is what every pool here is; re-encryption is not rendered."""
+    if enabled:
+        raise unsupported("tls_enabled (re-encryption to members) is not supported.")
 
 
 def check_algorithm(algorithm: str) -> None:

@@ -150,8 +150,6 @@ def _check_pool(session: Session, ctx: Context, listener: models.Listener,
     pool = get_scoped(session, models.Pool, pool_id, ctx, "Pool")
     if pool.loadbalancer_id != listener.loadbalancer_id:
         raise invalid_option(f"Pool {pool.id} is not on the listener's load balancer.")
-    if pool.provisioning_status == Status.PENDING_DELETE:
-        raise invalid_option(f"Pool {pool.id} is being deleted.")
     _pool_checks.check_listener_protocol(listener.protocol, pool.protocol)
 
 

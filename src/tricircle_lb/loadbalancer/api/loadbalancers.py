@@ -145,6 +145,7 @@ def create_loadbalancer(body: CreateRequest, request: Request, ctx: CallerDep,
                 vip_address=port.ip_address, vip_port_id=port.id,
                 vip_subnet_id=port.fixed_ips[0].subnet_id if port.fixed_ips else None,
                 vip_network_id=port.network_id, vip_qos_policy_id=req.vip_qos_policy_id,
+                vip_port_owned=not req.vip_port_id,
                 provider=provider, flavor_id=req.flavor_id,
                 availability_zone=req.availability_zone, tags=list(req.tags))
             session.add(lb)

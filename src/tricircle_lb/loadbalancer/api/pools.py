@@ -44,7 +44,6 @@ from tricircle_lb.loadbalancer.errors import invalid_option
 
 router = APIRouter()
 Status = models.ProvisioningStatus
-Uuid = str
 Body = dict[str, Any]
 
 ProtocolName = Literal["HTTP", "HTTPS", "TCP", "PROXY", "PROXYV2", "UDP", "SCTP"]
@@ -64,9 +63,10 @@ class PoolCreate(RequestBody):
     admin_state_up: bool = True
     protocol: ProtocolName
     lb_algorithm: AlgorithmName
-    loadbalancer_id: Uuid | None = Field(None, max_length=36)
-    listener_id: Uuid | None = Field(None, max_length=36)
+    loadbalancer_id: str | None = Field(None, max_length=36)
+    listener_id: str | None = Field(None, max_length=36)
     session_persistence: SessionPersistence | None = None
+    tls_enabled: bool = False
     # Accepted for compatibility; a pool always belongs to its load balancer's project.
     project_id: str | None = Field(None, max_length=64)
     tenant_id: str | None = Field(None, max_length=64)
@@ -79,6 +79,7 @@ class PoolUpdate(RequestBody):
     admin_state_up: bool | None = None
     lb_algorithm: AlgorithmName | None = None
     session_persistence: SessionPersistence | None = None
+    tls_enabled: bool | None = None
     tags: Tags | None = None
 
 
@@ -164,6 +165,7 @@ def create_pool(body: PoolCreateBody, request: Request, ctx: CallerDep,
                 svc: ServicesDep) -> Body:
     req = body.pool
     authorize(ctx, Action.WRITE)
+    checks.check_tls(req.tls_enabled)
     checks.check_protocol(req.protocol)
     checks.check_algorithm(req.lb_algorithm)
     sp = _persistence(req.session_persistence)
@@ -197,6 +199,7 @@ def update_pool(pool_id: str, body: PoolUpdateBody, request: Request, ctx: Calle
     req = body.pool
     given = req.model_fields_set
     authorize(ctx, Action.WRITE)
+    checks.check_tls(req.tls_enabled)
     if req.lb_algorithm is not None:
         checks.check_algorithm(req.lb_algorithm)
     with svc.db.write() as session:
@@ -228,12 +231,12 @@ def delete_pool(pool_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
         if policy is not None:
             raise Conflict(f"Pool {pool.id} is in use by L7 policy {policy.id}")
         ensure_mutable(pool.loadbalancer)
-        mark_pool_deleted(pool)
+        _mark_pool_deleted(pool)
         child_changed(session, svc, pool.loadbalancer, pool, Status.PENDING_DELETE)
     return Response(status_code=204)
 
 
-def mark_pool_deleted(pool: models.Pool) -> None:
+def _mark_pool_deleted(pool: models.Pool) -> None:
     """The pool's cascade: members and monitor go with it; listeners let go of it."""
     for member in pool.members:
         member.provisioning_status = Status.PENDING_DELETE.value

@@ -34,6 +34,9 @@ from tricircle_lb.loadbalancer.models import Amphora, AmphoraStatus, LoadBalance
 
 LOG = logging.getLogger(__name__)
 POLL = 0.2
+# While an amphora boots, its first packets may wait for forwarding entries:
+# poll with short requests rather than sit in one long timeout.
+PROBE_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,10 @@ class AmphoraOps:
 
     def _wait_agent(self, address: str) -> None:
         deadline = time.monotonic() + self.cfg.amp_active_timeout
+        probe = self.agent.with_timeout(PROBE_TIMEOUT)
         while True:
             try:
-                self.agent.info(address)
+                probe.info(address)
                 return
             except AmphoraUnreachable as exc:
                 if time.monotonic() > deadline:

@@ -193,7 +193,7 @@ class Flows:
             if lb is None:
                 return
             amps = [a for a in _amphorae(session, lb_id) if a.status != AmphoraStatus.DELETED]
-            vip_port_id = lb.vip_port_id
+            vip_port_id = lb.vip_port_id if lb.vip_port_owned else None  # not a user's port
             session.expunge_all()
         for amp in amps:
             self.ops.remove(amp)

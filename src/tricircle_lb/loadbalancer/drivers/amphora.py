@@ -82,6 +82,10 @@ class AmphoraClient:
         self.port = port
         self.timeout = timeout
 
+    def with_timeout(self, timeout: float) -> AmphoraClient:
+        """The same client with another timeout (short ones to poll a booting amphora)."""
+        return AmphoraClient(self.namespace, self.key, self.port, timeout)
+
     # -- the API --------------------------------------------------------------------
 
     def info(self, ip: str) -> Body:

@@ -103,11 +103,12 @@ BAD_MONITORS: list[tuple[Body, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("attrs", "words"), BAD_MONITORS)
-def test_bad_monitors_create_nothing(lb: Lb, attrs: Body, words: str) -> None:
+def test_bad_monitors_create_nothing(lb: Lb) -> None:
     pool = lb.pool()
-    code = 404 if "pool_id" in attrs else 400
-    assert words in fault(lb.api.post(HM, json=monitor(pool["id"], **attrs)), code)
+    for attrs, words in BAD_MONITORS:
+        code = 404 if "pool_id" in attrs else 400
+        text = fault(lb.api.post(HM, json=monitor(pool["id"], **attrs)), code)
+        assert words in text, (attrs, text)
     assert ok(lb.api.get(HM))["healthmonitors"] == []
     assert ok(lb.api.get(f"/v2/lbaas/loadbalancers/{lb.id}"))["loadbalancer"][
         "provisioning_status"] == "ACTIVE"

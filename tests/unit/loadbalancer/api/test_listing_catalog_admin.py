@@ -39,6 +39,8 @@ def names(cloud: LbCloud, **params: Any) -> list[str]:
 def test_filters_and_fields(lb_cloud: LbCloud, lbs: list[Body]) -> None:
     assert names(lb_cloud) == ["a", "b", "c", "d"]
     assert names(lb_cloud, name="b") == ["b"]
+    v20 = ok(lb_cloud.lb().get("/v2.0/lbaas/loadbalancers", params={"name": "c"}))
+    assert [lb["id"] for lb in v20["loadbalancers"]] == [lbs[2]["id"]]
     assert names(lb_cloud, admin_state_up="false") == ["d"]
     assert names(lb_cloud, admin_state_up="True") == ["a", "b", "c"]
     assert names(lb_cloud, vip_address=lbs[2]["vip_address"]) == ["c"]

@@ -77,6 +77,9 @@ def test_create_by_network_with_address_and_by_port(lb_cloud: LbCloud, subnet: B
     by_port = create(lb_cloud, vip_port_id=port["id"])
     assert by_port["vip_port_id"] == port["id"]
     assert by_port["vip_address"] == port["fixed_ips"][0]["ip_address"]
+    with lb_cloud.lb_db().read() as session:
+        assert session.get(models.LoadBalancer, by_port["id"]).vip_port_owned is False
+        assert session.get(models.LoadBalancer, lb["id"]).vip_port_owned is True
 
 
 @pytest.mark.parametrize(("attrs", "text"), [

@@ -99,13 +99,13 @@ BAD_MEMBERS: list[tuple[Body, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("attrs", "words"), BAD_MEMBERS)
-def test_bad_members_create_nothing(lb: Lb, attrs: Body, words: str) -> None:
+def test_bad_members_create_nothing(lb: Lb) -> None:
     pool = lb.pool()
-    body = {"address": "10.0.10.11", "protocol_port": 80, **attrs}
-    text = fault(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members",
-                             json={"member": body}), 400)
-    assert words in text
+    for attrs, words in BAD_MEMBERS:
+        body = {"address": "10.0.10.11", "protocol_port": 80, **attrs}
+        text = fault(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members",
+                                 json={"member": body}), 400)
+        assert words in text, (attrs, text)
     assert members_of(lb, pool["id"]) == []
     assert ok(lb.api.get(f"/v2/lbaas/loadbalancers/{lb.id}"))["loadbalancer"][
         "provisioning_status"] == "ACTIVE"

@@ -130,7 +130,7 @@ class HAProxy:
         candidate = self.config_file.with_suffix(".cfg.new")
         candidate.write_text(text)
         try:
-            result = subprocess.run([self.binary, "-c", "-q", "-f", str(candidate)],
+            result = subprocess.run([self.binary, "-c", "-f", str(candidate)],
                                     capture_output=True, text=True, timeout=30, check=False)
         finally:
             candidate.unlink(missing_ok=True)

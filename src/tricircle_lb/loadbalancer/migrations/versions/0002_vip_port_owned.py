@@ -1,0 +1,27 @@
+"""load balancers remember whether the VIP port is theirs
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-25 14:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0002'
+down_revision: str | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('load_balancers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('vip_port_owned', sa.Boolean(), nullable=False,
+                                      server_default=sa.true()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('load_balancers', schema=None) as batch_op:
+        batch_op.drop_column('vip_port_owned')
