@@ -10,6 +10,7 @@ HAProxy in the amphora's namespace.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
@@ -46,8 +47,10 @@ def test_status_tree_and_stats_come_from_the_amphora(
         return stats if stats["total_connections"] >= 4 else None
     stats = wait_for(counted, 20, what="statistics from heartbeats")
     assert stats["bytes_in"] > 0 and stats["bytes_out"] > 0
-    tree = cloud.openstack("loadbalancer", "status", "show", "lb1")
-    pool = tree["loadbalancer"]["listeners"][0]["pools"][0]
+    shown = cloud.openstack_raw("loadbalancer", "status", "show", "lb1")  # JSON already
+    assert shown.returncode == 0, shown.stderr
+    tree = json.loads(shown.stdout)["loadbalancer"]
+    pool = tree["listeners"][0]["pools"][0]
     assert {m["name"] for m in pool["members"]} == set(BACKENDS)
 
 

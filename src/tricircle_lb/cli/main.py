@@ -6,6 +6,7 @@ Thin on purpose: each command parses its options, calls
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -19,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tricircle_lb.common import logs
-from tricircle_lb.deploy import launcher
+from tricircle_lb.deploy import bootstrap, launcher
 from tricircle_lb.deploy.launcher import Deployment, LauncherError
 from tricircle_lb.deploy.services import Kind
 from tricircle_lb.deploy.state import read_json
@@ -151,18 +152,7 @@ def status(
     dep = _open(config, state_dir)
     st = launcher.status(dep)
     if as_json:
-        print(json.dumps({
-            "state_dir": str(st.state_dir),
-            "supervisor_pid": st.supervisor_pid,
-            "phase": st.phase,
-            "services": [{"name": s.service.name, "region": s.service.region,
-                          "url": s.service.url, "pid": s.pid,
-                          "status": "up" if s.healthy else "down"} for s in st.services],
-            "regions": [{"region": h.region, "networks": h.networks, "subnets": h.subnets,
-                         "ports": h.ports, "shadow_ports": h.shadow_ports,
-                         "servers": h.servers, "agents_alive": h.agents, "error": h.error}
-                        for h in st.holdings],
-        }, indent=2))
+        print(json.dumps(_status_json(st), indent=2))
         return
     sup = (f"[green]running[/] (pid {st.supervisor_pid}, {st.phase})" if st.running
            else "[red]not running[/]")
@@ -177,16 +167,109 @@ def status(
                       str(s.pid) if s.pid else "-")
     out.print(table)
     if st.holdings:
-        held = Table(title="Regions (as admin)", title_justify="left")
-        for col in ("region", "agents alive", "servers", "networks", "subnets", "ports",
-                    "shadow ports", "note"):
-            held.add_column(col)
-        for h in st.holdings:
-            def n(v: int | None) -> str:
-                return "-" if v is None else str(v)
-            held.add_row(h.region, h.agents, n(h.servers), n(h.networks), n(h.subnets),
-                         n(h.ports), n(h.shadow_ports), escape(h.error))
-        out.print(held)
+        _print_holdings(st)
+
+
+def _status_json(st: launcher.Status) -> dict[str, object]:
+    return {
+        "state_dir": str(st.state_dir),
+        "supervisor_pid": st.supervisor_pid,
+        "phase": st.phase,
+        "services": [{"name": s.service.name, "region": s.service.region,
+                      "url": s.service.url, "pid": s.pid,
+                      "status": "up" if s.healthy else "down"} for s in st.services],
+        "regions": [{"region": h.region, "networks": h.networks, "subnets": h.subnets,
+                     "ports": h.ports, "shadow_ports": h.shadow_ports,
+                     "servers": h.servers, "agents_alive": h.agents, "error": h.error,
+                     "hosts": [{"host": host, "agent_alive": alive} for host, alive in h.hosts],
+                     "amphorae": [dataclasses.asdict(a) for a in h.amphorae],
+                     "stretched_networks": [
+                         {"id": n.id, "name": n.name, "shadow_ports": n.shadow_ports[h.region]}
+                         for n in st.stretched if h.region in n.shadow_ports]}
+                    for h in st.holdings],
+        "stretched_networks": [dataclasses.asdict(n) for n in st.stretched],
+    }
+
+
+def _print_holdings(st: launcher.Status) -> None:
+    held = Table(title="Regions (as admin)", title_justify="left")
+    for col in ("region", "hosts (agent alive)", "servers", "networks", "subnets", "ports",
+                "shadow ports", "note"):
+        held.add_column(col)
+
+    def n(v: int | None) -> str:
+        return "-" if v is None else str(v)
+    for h in st.holdings:
+        hosts = ", ".join(f"{host} {'[green]✓[/]' if alive else '[red]✗[/]'}"
+                          for host, alive in h.hosts) or h.agents
+        held.add_row(h.region, hosts, n(h.servers), n(h.networks), n(h.subnets),
+                     n(h.ports), n(h.shadow_ports), escape(h.error))
+    out.print(held)
+    amphorae = [(h.region, a) for h in st.holdings for a in h.amphorae]
+    if amphorae:
+        amps = Table(title="Amphorae", title_justify="left")
+        for col in ("region", "amphora", "load balancer", "role", "status", "host",
+                    "management IP"):
+            amps.add_column(col)
+        for region, a in amphorae:
+            amps.add_row(region, a.id, a.loadbalancer_id or "-", a.role or "-", a.status,
+                         a.host or "-", a.lb_network_ip or "-")
+        out.print(amps)
+    if st.stretched:
+        nets = Table(title="Stretched networks (bound ports in several regions)",
+                     title_justify="left")
+        for col in ("network", "id", "regions", "shadow ports"):
+            nets.add_column(col)
+        for net in st.stretched:
+            nets.add_row(escape(net.name), net.id, ", ".join(net.regions),
+                         ", ".join(f"{r}: {c}" for r, c in net.shadow_ports.items()))
+        out.print(nets)
+
+
+@app.command()
+def demo(
+    cleanup: Annotated[bool, typer.Option(
+        "--cleanup", help="Remove everything the demo created (safe to run twice).")] = False,
+    non_interactive: Annotated[bool, typer.Option(
+        "--non-interactive", help="No live display (the default when stdout is not a "
+                                  "terminal).")] = False,
+    count: Annotated[int, typer.Option(
+        "--requests", min=1, help="Requests sent to lb1's VIP.")] = 8,
+    failover_seconds: Annotated[float, typer.Option(
+        "--failover-seconds", min=5.0, help="How long traffic flows to lb2 while its "
+                                            "MASTER amphora is killed.")] = 15.0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the result as JSON on stdout (the display goes to "
+                       "stderr).")] = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """The spec's scenario end to end: two networks, four backends in two regions, lb1
+    balancing across them, then an ACTIVE_STANDBY failover under traffic."""
+    from tricircle_lb.deploy import demo as scenario
+    from tricircle_lb.deploy.demo_api import DemoError
+    from tricircle_lb.deploy.demo_view import DemoView
+
+    dep = _open(config, state_dir)
+    if dep.supervisor_pid() is None:
+        _fail(f"no deployment running in {dep.paths.root}: run `tricircle-lb up --detach`")
+    try:
+        if cleanup:
+            done = scenario.cleanup(dep)
+            for line in done:
+                out.print(f"• {escape(line)}", highlight=False, soft_wrap=True)
+            if not done:
+                out.print("nothing to remove", highlight=False)
+            return
+        console = err if as_json else out
+        view = DemoView(console, live=console.is_terminal and not non_interactive)
+        result = scenario.run(dep, view, count, failover_seconds)
+    except (DemoError, LauncherError, bootstrap.BootstrapError) as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2))
+    if not result.ok:
+        _fail(result.error or "not every backend answered through lb1")
 
 
 @app.command()

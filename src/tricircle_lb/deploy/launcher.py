@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -88,6 +89,8 @@ class Deployment:
                  for s in self.services if s.kind is Kind.COMPUTE]
         rows += [("image (Glance)", s.region or "-", f"{s.url}/image")
                  for s in self.services if s.kind is Kind.COMPUTE]
+        rows += [("load balancing (Octavia)", s.region or "-", s.url)
+                 for s in self.services if s.kind is Kind.LOADBALANCER]
         return rows
 
 
@@ -234,6 +237,16 @@ class ServiceStatus:
 
 
 @dataclass(frozen=True)
+class AmphoraInfo:
+    id: str
+    loadbalancer_id: str
+    role: str
+    status: str
+    host: str
+    lb_network_ip: str
+
+
+@dataclass(frozen=True)
 class Holdings:
     region: str
     networks: int | None
@@ -243,6 +256,18 @@ class Holdings:
     shadow_ports: int | None = None
     servers: int | None = None
     agents: str = "-"  # alive/expected
+    hosts: tuple[tuple[str, bool], ...] = ()  # (host, its agent alive)
+    amphorae: tuple[AmphoraInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class StretchedNetwork:
+    """A network with bound ports in more than one region (the spec's Fig. 1 and 2)."""
+
+    id: str
+    name: str
+    regions: tuple[str, ...]
+    shadow_ports: dict[str, int]  # region: shadow ports of the network there
 
 
 @dataclass(frozen=True)
@@ -252,10 +277,20 @@ class Status:
     phase: str
     services: list[ServiceStatus]
     holdings: list[Holdings]
+    stretched: list[StretchedNetwork] = field(default_factory=list)
 
     @property
     def running(self) -> bool:
         return self.supervisor_pid is not None
+
+
+@dataclass
+class _RegionPorts:
+    """Per network of one region: its name, whether a local port is bound, shadow ports."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    bound: set[str] = field(default_factory=set)
+    shadows: dict[str, int] = field(default_factory=dict)
 
 
 def status(dep: Deployment) -> Status:
@@ -274,48 +309,88 @@ def status(dep: Deployment) -> Status:
                 with contextlib.suppress(httpx.HTTPError):
                     healthy = client.get(svc.health_url).status_code == 200
             result.append(ServiceStatus(svc, pid_of, healthy))
-    return Status(paths.root, pid, phase, result, _holdings(dep, result))
+    holdings, ports = _holdings(dep, result)
+    return Status(paths.root, pid, phase, result, holdings, _stretched(ports))
 
 
-def _holdings(dep: Deployment, statuses: list[ServiceStatus]) -> list[Holdings]:
+def _holdings(dep: Deployment, statuses: list[ServiceStatus],
+              ) -> tuple[list[Holdings], dict[str, _RegionPorts]]:
     nets = [s for s in statuses if s.service.kind is Kind.NETWORKING]
     secrets = dep.secrets()
     if secrets is None or not any(s.healthy for s in statuses):
-        return [Holdings(s.service.region or "", None, None, None, "down") for s in nets]
+        return [Holdings(s.service.region or "", None, None, None, "down") for s in nets], {}
+    ports: dict[str, _RegionPorts] = {}
     try:
         with bootstrap.admin_client(dep.topology, secrets) as (client, token):
-            computes = {s.service.region: s for s in statuses
-                        if s.service.kind is Kind.COMPUTE}
-            return [_count(client, token, dep, s, computes.get(s.service.region))
-                    for s in nets]
+            def of(kind: Kind, region: str | None) -> ServiceStatus | None:
+                return next((s for s in statuses if s.service.kind is kind
+                             and s.service.region == region and s.healthy), None)
+            held = [_count(client, token, dep, s, of(Kind.COMPUTE, s.service.region),
+                           of(Kind.LOADBALANCER, s.service.region), ports) for s in nets]
+            return held, ports
     except bootstrap.BootstrapError as exc:
         return [Holdings(s.service.region or "", None, None, None, str(exc)[:80])
-                for s in nets]
+                for s in nets], {}
 
 
 def _count(client: httpx.Client, token: str, dep: Deployment, s: ServiceStatus,
-           compute: ServiceStatus | None) -> Holdings:
+           compute: ServiceStatus | None, lb: ServiceStatus | None,
+           ports_by_region: dict[str, _RegionPorts]) -> Holdings:
     region = s.service.region or ""
     if not s.healthy:
         return Holdings(region, None, None, None, "down")
     api = bootstrap.Api(client, s.service.url, token)
     try:
-        counts = [len(api.call("GET", f"/v2.0/{c}").get(c, []))
-                  for c in ("networks", "subnets", "ports")]
+        networks, subnets, ports = (api.call("GET", f"/v2.0/{c}").get(c, [])
+                                    for c in ("networks", "subnets", "ports"))
         if region == dep.topology.central.region_name:
-            return Holdings(region, counts[0], counts[1], counts[2])
-        shadows = len(api.call("GET", "/v2.0/ports",
-                               params={"device_owner": "compute:shadow"})["ports"])
-        alive = sum(a["alive"] for a in api.call("GET", "/v2.0/agents")["agents"])
-        servers = None
-        if compute is not None and compute.healthy:
+            return Holdings(region, len(networks), len(subnets), len(ports))
+        seen = ports_by_region[region] = _RegionPorts({n["id"]: n["name"] for n in networks})
+        for port in ports:
+            if port.get("device_owner") == "compute:shadow":
+                net = port["network_id"]
+                seen.shadows[net] = seen.shadows.get(net, 0) + 1
+            elif port.get("binding:host_id"):
+                seen.bound.add(port["network_id"])
+        alive = {a["host"] for a in api.call("GET", "/v2.0/agents")["agents"] if a["alive"]}
+        servers: list[dict[str, Any]] | None = None
+        if compute is not None:
             nova = bootstrap.Api(client, f"{compute.service.url}/v2.1", token)
-            servers = len(nova.call("GET", "/servers", params={"all_tenants": "1"})["servers"])
+            servers = nova.call("GET", "/servers/detail", params={"all_tenants": "1"})[
+                "servers"]
+        amphorae = _amphorae(client, token, lb, servers or [])
     except bootstrap.BootstrapError as exc:
         return Holdings(region, None, None, None, str(exc)[:80])
-    expected = len(dep.topology.region(region).all_hosts)
-    return Holdings(region, counts[0], counts[1], counts[2], shadow_ports=shadows,
-                    servers=servers, agents=f"{alive}/{expected}")
+    hosts = dep.topology.region(region).all_hosts
+    return Holdings(region, len(networks), len(subnets), len(ports),
+                    shadow_ports=sum(seen.shadows.values()),
+                    servers=None if servers is None else len(servers),
+                    agents=f"{len(alive & set(hosts))}/{len(hosts)}",
+                    hosts=tuple((h, h in alive) for h in hosts), amphorae=amphorae)
+
+
+def _amphorae(client: httpx.Client, token: str, lb: ServiceStatus | None,
+              servers: list[dict[str, Any]]) -> tuple[AmphoraInfo, ...]:
+    if lb is None:
+        return ()
+    host_of = {s["id"]: s.get("OS-EXT-SRV-ATTR:host") or "" for s in servers}
+    found = bootstrap.Api(client, lb.service.url, token).call(
+        "GET", "/v2/octavia/amphorae")["amphorae"]
+    return tuple(AmphoraInfo(a["id"], a.get("loadbalancer_id") or "", a.get("role") or "",
+                             a.get("status") or "", host_of.get(a.get("compute_id"), ""),
+                             a.get("lb_network_ip") or "") for a in found)
+
+
+def _stretched(ports: dict[str, _RegionPorts]) -> list[StretchedNetwork]:
+    """Networks with bound ports in more than one region, and their shadow ports."""
+    result = []
+    for net in sorted({n for p in ports.values() for n in p.bound}):
+        regions = tuple(r for r, p in ports.items() if net in p.bound)
+        if len(regions) > 1:
+            name = next(p.names[net] for p in ports.values() if net in p.names)
+            result.append(StretchedNetwork(net, name, regions, {
+                r: p.shadows.get(net, 0) for r, p in ports.items() if net in p.names}))
+    return result
 
 
 # -- openrc ------------------------------------------------------------------

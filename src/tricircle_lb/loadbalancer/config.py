@@ -65,6 +65,8 @@ class LoadBalancerConfig:
     controller_namespace: str = ""
     health_manager_port_name: str = ""
     amp_agent_port: int = 9443
+    # Topology of load balancers created without a flavor: SINGLE or ACTIVE_STANDBY.
+    default_topology: str = "SINGLE"
     # How long the controller waits for things it asked for.
     amp_active_timeout: float = 120.0
     amp_request_timeout: float = 10.0
@@ -94,9 +96,20 @@ class LoadBalancerConfig:
             controller_namespace=parser.get(s, "controller_namespace", fallback=""),
             health_manager_port_name=parser.get(s, "health_manager_port_name", fallback=""),
             amp_agent_port=get_int(parser, s, "amp_agent_port", cls.amp_agent_port),
+            default_topology=_topology(parser.get(s, "default_topology",
+                                                  fallback=cls.default_topology)),
             amp_active_timeout=get_float(parser, s, "amp_active_timeout",
                                          cls.amp_active_timeout),
             amp_request_timeout=get_float(parser, s, "amp_request_timeout",
                                           cls.amp_request_timeout),
             default_quotas=quotas,
         )
+
+
+TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
+
+
+def _topology(value: str) -> str:
+    if value not in TOPOLOGIES:
+        raise ConfigError(f"[loadbalancer] default_topology must be one of {', '.join(TOPOLOGIES)}")
+    return value

@@ -291,6 +291,37 @@ class ListenerStatistics(LbBase):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class FlavorProfile(LbBase):
+    """Provider settings an operator names once (Octavia's flavor profile).
+
+    ``flavor_data`` keeps the JSON text exactly as given, as Octavia shows it.
+    """
+
+    __tablename__ = "flavor_profiles"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    flavor_data: Mapped[str] = mapped_column(String(4096))
+
+
+class Flavor(LbBase):
+    """What users pick at ``loadbalancer create --flavor``: a named, enabled
+    or disabled, pointer to a flavor profile."""
+
+    __tablename__ = "flavors"
+    __table_args__ = (UniqueConstraint("name", name="uniq_flavors_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    flavor_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("flavor_profiles.id"), index=True)
+
+    flavor_profile: Mapped[FlavorProfile] = relationship()
+
+
 class Quota(LbBase):
     """A project's limits; ``None`` means the configured default, -1 unlimited."""
 

@@ -38,9 +38,11 @@ def test_services_in_start_order(deployment: launcher.Deployment) -> None:
         "identity", "central", "region-RegionOne", "region-RegionTwo", "compute-RegionOne",
         "compute-RegionTwo", "agent-RegionOne-controller", "agent-RegionOne-host1",
         "agent-RegionOne-host2", "agent-RegionTwo-controller", "agent-RegionTwo-host1",
-        "agent-RegionTwo-host2"]
+        "agent-RegionTwo-host2", "loadbalancer-RegionOne", "loadbalancer-RegionTwo"]
     assert [s.kind for s in svcs] == ([Kind.IDENTITY] + [Kind.NETWORKING] * 3
-                                      + [Kind.COMPUTE] * 2 + [Kind.AGENT] * 6)
+                                      + [Kind.COMPUTE] * 2 + [Kind.AGENT] * 6
+                                      + [Kind.LOADBALANCER] * 2)
+    assert svcs[-2].url == "http://127.0.0.1:9876"  # Octavia's port for the first region
     assert svcs[1].url == "http://127.0.0.1:9696"
     assert svcs[2].health_url == "http://127.0.0.1:9701/healthcheck"
     assert svcs[4].url == "http://127.0.0.1:8774"
@@ -119,7 +121,7 @@ def test_generated_configs_hold_exactly_what_services_read(
 def test_openrc_is_shell_quoted_and_sourceable(deployment: launcher.Deployment) -> None:
     paths = deployment.paths
     paths.secrets.write_text("[secrets]\nadmin_password = it's $(a) `secret`\n"
-                             "service_password = s\ndemo_password = d\n")
+                             "service_password = s\ndemo_password = d\nheartbeat_key = k\n")
     text = launcher.openrc(deployment, "admin", None)
     result = subprocess.run(["bash", "-c", f"{text}\nprintf %s \"$OS_PASSWORD\""],
                             capture_output=True, text=True, check=True, env={})
@@ -208,3 +210,15 @@ def test_state_dir_is_created_private(tmp_path: Path) -> None:
     for d in (paths.root, paths.etc, paths.log, paths.run):
         assert d.is_dir()
     assert stat.S_IMODE(os.stat(paths.root).st_mode) == 0o700
+
+
+def test_secrets_of_an_older_release_keep_their_passwords(tmp_path: Path) -> None:
+    paths = StatePaths(tmp_path / "old")
+    paths.create()
+    paths.secrets.write_text("[secrets]\nadmin_password = a\nservice_password = s\n"
+                             "demo_password = d\n")
+    secrets = Secrets.load_or_create(paths)
+    assert (secrets.admin_password, secrets.service_password, secrets.demo_password) == \
+        ("a", "s", "d")
+    assert len(secrets.heartbeat_key) >= 24
+    assert Secrets.load_or_create(paths) == secrets

@@ -7,7 +7,6 @@ host name), so what the Neutron API creates is checked in Octavia's API.
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import sys
 import threading
@@ -30,17 +29,16 @@ from openstack import exceptions as sdk_exceptions
 from tricircle_lb.common.errors import BadRequest
 from tricircle_lb.networking.lbaas import resources, translate
 
-# The load-balancer harness (``lb_cloud``) lives beside the Octavia API tests; its
-# fixture is taken from there rather than written twice.
-_LB_TESTS = Path(__file__).resolve().parents[1] / "loadbalancer" / "api"
-sys.path.insert(0, str(_LB_TESTS))
-_spec = importlib.util.spec_from_file_location("lb_api_conftest", _LB_TESTS / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_lb_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_lb_conftest)
-lb_cloud = _lb_conftest.lb_cloud
+# The load-balancer harness (``lb_cloud``) lives beside the Octavia API tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadbalancer" / "api"))
 
-from lb_testing import LbCloud  # noqa: E402
+from lb_testing import LbCloud, build_lb_cloud
+
+
+@pytest.fixture
+def lb_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LbCloud]:
+    yield from build_lb_cloud(tmp_path, monkeypatch)
+
 
 NOT_LOCATED = "network not located in current region"
 LB_ID = "1d8bd3f4-4c60-47f5-9f3e-6a1bd4b10a33"

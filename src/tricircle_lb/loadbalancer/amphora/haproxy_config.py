@@ -263,7 +263,8 @@ def _l7_lines(listener: Listener, backend_of: Mapping[str, str], where: str) -> 
             # A redirect location is a log-format string: "%%" is a literal "%".
             actions.append(
                 f"http-request redirect location {quote(url.replace('%', '%%'))} "
-                f"code 302 {chosen}"
+                f"code {_int(policy.redirect_http_code, f'{pwhere}.redirect_http_code', 301, 308)}"
+                f" {chosen}"
             )
         elif policy.action == "REDIRECT_TO_POOL":
             pool_id = _id(policy.redirect_pool_id or "", f"{pwhere}.redirect_pool_id")

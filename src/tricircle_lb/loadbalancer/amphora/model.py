@@ -76,6 +76,7 @@ class L7Policy:
     rules: tuple[L7Rule, ...] = ()
     redirect_url: str | None = None
     redirect_pool_id: str | None = None
+    redirect_http_code: int = 302  # REDIRECT_TO_URL: 301, 302, 303, 307 or 308
 
 
 @dataclass(frozen=True)

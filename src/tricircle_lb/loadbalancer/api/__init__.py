@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from tricircle_lb.loadbalancer.api import (
     amphorae,
     catalog,
+    flavors,
     healthmonitors,
     l7policies,
     l7rules,
@@ -19,7 +20,7 @@ from tricircle_lb.loadbalancer.api import (
 )
 
 RESOURCES = (root, loadbalancers, listeners, pools, members, healthmonitors, l7policies,
-             l7rules, amphorae, quotas, catalog)
+             l7rules, amphorae, quotas, catalog, flavors)
 
 
 def build_router() -> APIRouter:

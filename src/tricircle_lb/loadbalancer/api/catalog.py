@@ -1,8 +1,8 @@
-"""The small read-only catalogs: providers, flavors, flavor profiles,
-availability zones and their profiles.
+"""The small read-only catalogs: providers, availability zones and their
+profiles (flavors live in flavors.py).
 
-One provider (``amphora``), no flavors (``flavor_id`` on a load balancer is
-refused), and one availability zone: the region's, from the configuration.
+One provider (``amphora``) and one availability zone: the region's, from the
+configuration.
 """
 
 from __future__ import annotations
@@ -19,30 +19,19 @@ from tricircle_lb.loadbalancer.api.common import (
     list_response,
     show,
 )
-from tricircle_lb.loadbalancer.errors import invalid_option, not_found
+from tricircle_lb.loadbalancer.api.flavors import provider_name
+from tricircle_lb.loadbalancer.errors import not_found
 
 router = APIRouter(prefix="/v2/lbaas")
 
 PROVIDERS = [{"name": "amphora",
               "description": "The Octavia Amphora driver: HAProxy in a service "
                              "namespace on a region host."}]
-FLAVOR_CAPABILITIES = [
-    {"name": "loadbalancer_topology",
-     "description": "The load balancer topology. One of: SINGLE - One amphora per load "
-                    "balancer. ACTIVE_STANDBY - Two amphora per load balancer."},
-    {"name": "compute_flavor", "description": "The compute driver flavor ID."},
-    {"name": "amp_image_tag", "description": "The amphora image tag."},
-]
 AZ_CAPABILITIES = [
     {"name": "compute_zone", "description": "The compute availability zone."},
     {"name": "management_network",
      "description": "The management network ID for the amphora."},
 ]
-
-
-def _provider(name: str) -> None:
-    if name not in ("amphora", "octavia"):
-        raise invalid_option(f"Provider '{name}' is not enabled.")
 
 
 @router.get("/providers")
@@ -51,42 +40,11 @@ def list_providers(request: Request, ctx: CallerDep) -> dict[str, Any]:
     return list_response(request, "providers", PROVIDERS)
 
 
-@router.get("/providers/{provider}/flavor_capabilities")
-def flavor_capabilities(provider: str, ctx: CallerDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    _provider(provider)
-    return {"flavor_capabilities": FLAVOR_CAPABILITIES}
-
-
 @router.get("/providers/{provider}/availability_zone_capabilities")
 def availability_zone_capabilities(provider: str, ctx: CallerDep) -> dict[str, Any]:
     authorize(ctx, Action.ADMIN)
-    _provider(provider)
+    provider_name(provider)
     return {"availability_zone_capabilities": AZ_CAPABILITIES}
-
-
-@router.get("/flavors")
-def list_flavors(request: Request, ctx: CallerDep) -> dict[str, Any]:
-    authorize(ctx, Action.READ)
-    return list_response(request, "flavors", [])
-
-
-@router.get("/flavors/{flavor_id}")
-def show_flavor(flavor_id: str, ctx: CallerDep) -> dict[str, Any]:
-    authorize(ctx, Action.READ)
-    raise not_found("Flavor", flavor_id)
-
-
-@router.get("/flavorprofiles")
-def list_flavor_profiles(request: Request, ctx: CallerDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    return list_response(request, "flavorprofiles", [])
-
-
-@router.get("/flavorprofiles/{profile_id}")
-def show_flavor_profile(profile_id: str, ctx: CallerDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    raise not_found("Flavor profile", profile_id)
 
 
 def _zones(svc: ServicesDep) -> list[dict[str, Any]]:

@@ -3,6 +3,9 @@
 The VIP port is made synchronously at central (through the network driver)
 before the row is written, and deleted again if the write fails, so a 201
 always carries the VIP address and a failed create leaves no port behind.
+The flavor, if any, gives the provider and the topology (SINGLE or
+ACTIVE_STANDBY) the controller builds; without one, the configuration's
+``default_topology``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tricircle_lb.loadbalancer.api.common import (
     show,
     timestamps,
 )
+from tricircle_lb.loadbalancer.api.flavors import resolve_flavor
 from tricircle_lb.loadbalancer.controller import handoff
 from tricircle_lb.loadbalancer.drivers.network import NetworkError, Port
 from tricircle_lb.loadbalancer.errors import from_network, invalid_option
@@ -50,8 +54,6 @@ LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
 KIND = "Load Balancer"
-# "octavia" is the name Octavia's default provider answered to before "amphora".
-PROVIDERS = {"amphora": "amphora", "octavia": "amphora"}
 Uuid = str
 
 
@@ -128,14 +130,17 @@ def create_loadbalancer(body: CreateRequest, request: Request, ctx: CallerDep,
     authorize(ctx, Action.WRITE)
     req = body.loadbalancer
     project_id = owning_project(ctx, req.project_id or req.tenant_id)
-    provider = _provider(req.provider)
     _check_placement(svc, req)
     with svc.db.read() as session:
+        resolve_flavor(session, req.flavor_id, req.provider, svc.config.default_topology)
         check_quota(session, svc, project_id, "loadbalancer")
     lb_id = str(uuid.uuid4())
     port = _allocate_vip(svc, req, lb_id, project_id)
     try:
         with svc.db.write() as session:
+            # Again in the writing transaction: the flavor may have changed meanwhile.
+            provider, topology = resolve_flavor(session, req.flavor_id, req.provider,
+                                                svc.config.default_topology)
             check_quota(session, svc, project_id, "loadbalancer")
             lb = LoadBalancer(
                 id=lb_id, project_id=project_id, name=req.name, description=req.description,
@@ -146,7 +151,7 @@ def create_loadbalancer(body: CreateRequest, request: Request, ctx: CallerDep,
                 vip_subnet_id=port.fixed_ips[0].subnet_id if port.fixed_ips else None,
                 vip_network_id=port.network_id, vip_qos_policy_id=req.vip_qos_policy_id,
                 vip_port_owned=not req.vip_port_id,
-                provider=provider, flavor_id=req.flavor_id,
+                provider=provider, flavor_id=req.flavor_id, topology=topology,
                 availability_zone=req.availability_zone, tags=list(req.tags))
             session.add(lb)
             session.flush()
@@ -279,20 +284,10 @@ def _pool_status(pool: models.Pool) -> dict[str, Any]:
     return result
 
 
-def _provider(requested: str | None) -> str:
-    if requested is None:
-        return "amphora"
-    if requested not in PROVIDERS:
-        raise invalid_option(f"Provider '{requested}' is not enabled.")
-    return PROVIDERS[requested]
-
-
 def _check_placement(svc: Services, req: LoadBalancerCreate) -> None:
     if not (req.vip_subnet_id or req.vip_network_id or req.vip_port_id):
         raise invalid_option("VIP must contain one of: vip_port_id, vip_network_id, "
                              "vip_subnet_id.")
-    if req.flavor_id is not None:
-        raise invalid_option(f"Flavor {req.flavor_id} could not be found.")
     zone = svc.config.availability_zone
     if req.availability_zone is not None and req.availability_zone != zone:
         raise invalid_option(f"Availability zone {req.availability_zone} could not be found.")

@@ -161,7 +161,7 @@ def _target(session: Session, req: PoolCreate, ctx: Any) -> tuple[
 
 
 @router.post("/v2/lbaas/pools", status_code=201, name="create_pool")
-def create_pool(body: PoolCreateBody, request: Request, ctx: CallerDep,
+def create_pool(body: PoolCreateBody, ctx: CallerDep,
                 svc: ServicesDep) -> Body:
     req = body.pool
     authorize(ctx, Action.WRITE)
@@ -194,7 +194,7 @@ def create_pool(body: PoolCreateBody, request: Request, ctx: CallerDep,
 
 
 @router.put("/v2/lbaas/pools/{pool_id}", name="update_pool")
-def update_pool(pool_id: str, body: PoolUpdateBody, request: Request, ctx: CallerDep,
+def update_pool(pool_id: str, body: PoolUpdateBody, ctx: CallerDep,
                 svc: ServicesDep) -> Body:
     req = body.pool
     given = req.model_fields_set

@@ -68,7 +68,7 @@ def _policy(p: L7Policy, live_pools: set[str]) -> model.L7Policy:
                                  compare_type=r.compare_type,  # type: ignore[arg-type]
                                  value=r.value, key=r.key, invert=r.invert)
                     for r in p.rules if _live(r.provisioning_status) and r.admin_state_up),
-        redirect_url=p.redirect_url,
+        redirect_url=p.redirect_url, redirect_http_code=p.redirect_http_code or 302,
         redirect_pool_id=p.redirect_pool_id if p.redirect_pool_id in live_pools else None,
     )
 

@@ -30,13 +30,15 @@ from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerCo
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient, AmphoraUnreachable
 from tricircle_lb.loadbalancer.drivers.compute import ComputeDriver, ComputeNotFound
 from tricircle_lb.loadbalancer.drivers.network import NetworkDriver, NetworkNotFound
-from tricircle_lb.loadbalancer.models import Amphora, AmphoraStatus, LoadBalancer
+from tricircle_lb.loadbalancer.models import Amphora, AmphoraRole, AmphoraStatus, LoadBalancer
 
 LOG = logging.getLogger(__name__)
 POLL = 0.2
 # While an amphora boots, its first packets may wait for forwarding entries:
 # poll with short requests rather than sit in one long timeout.
 PROBE_TIMEOUT = 1.0
+# Octavia's VRRP settings: unicast peers make one router id per pair enough.
+MASTER_PRIORITY, BACKUP_PRIORITY, VRRP_ID = 100, 90, 1
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,13 @@ class AmphoraOps:
                 setattr(amp, key, value)
 
     # Building ----------------------------------------------------------------
-    def build(self, amp: Amphora, vip: Vip) -> None:
-        """Ports, server, agent up, VIP plugged. ``amp`` is a detached snapshot."""
+    def build(self, amp: Amphora, vip: Vip, *, avoid_hosts: frozenset[str] = frozenset(),
+              holds_vip: bool = True) -> None:
+        """Ports, server, agent up, VIP plugged. ``amp`` is a detached snapshot.
+
+        ``avoid_hosts``: where the amphora must not run (its VRRP peer: anti-affinity).
+        ``holds_vip``: the agent adds the VIP itself (SINGLE); else keepalived owns it.
+        """
         if not amp.mgmt_port_id:
             groups: tuple[str, ...] = ()
             group = self.network.find_security_group(self.cfg.mgmt_security_group)
@@ -114,8 +121,7 @@ class AmphoraOps:
             port = self.network.create_port(name=vrrp_port_name(amp.id), project_id="",
                                             network_id=vip.network_id, subnet_id=vip.subnet_id,
                                             allowed_address_pairs=(vip.address,))
-            self._save(amp.id, vrrp_port_id=port.id, vrrp_ip=port.ip_address, ha_ip=vip.address,
-                       vrrp_interface="eth1")
+            self._save(amp.id, vrrp_port_id=port.id, vrrp_ip=port.ip_address, ha_ip=vip.address)
             amp.vrrp_port_id, amp.vrrp_ip = port.id, port.ip_address
         if not amp.compute_id:
             image = self.compute.find_image(self.cfg.amp_image_name)
@@ -123,16 +129,48 @@ class AmphoraOps:
                 amphora_id=amp.id, image=image, flavor=self.cfg.amp_flavor_id,
                 port_ids=(amp.mgmt_port_id, amp.vrrp_port_id),
                 user_data=self._agent_config(amp.id).encode(),
-                availability_zone=self.cfg.availability_zone or None)
+                availability_zone=self._placement(amp.id, avoid_hosts))
             self._save(amp.id, compute_id=server.id, image_id=image,
                        compute_flavor=self.cfg.amp_flavor_id)
             amp.compute_id = server.id
         host = self._wait_active(amp.compute_id)
         self._save(amp.id, cached_zone=host)
+        amp.cached_zone = host
         self._wait_agent(str(amp.lb_network_ip))
         vrrp = self.network.get_port(amp.vrrp_port_id)
-        self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
-                            vrrp.mac_address)
+        if holds_vip:
+            interface = self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
+                                            vrrp.mac_address)
+        else:
+            interface = self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
+                                            vrrp.mac_address, address=False)
+        self._save(amp.id, vrrp_interface=interface)
+
+    def _placement(self, amphora_id: str, avoid: frozenset[str]) -> str | None:
+        """``zone:host`` away from ``avoid`` (compute's own choice when nothing to avoid)."""
+        zone = self.cfg.availability_zone or None
+        if not avoid:
+            return zone
+        candidates = [h for h in self.compute.hosts() if h not in avoid]
+        if not candidates:
+            raise PermanentJobError(
+                f"ACTIVE_STANDBY needs two hosts in {self.cfg.region_name}: every host "
+                f"({', '.join(sorted(avoid))}) already runs this load balancer's other amphora")
+        # Spread pairs over the hosts, the same choice on every retry.
+        host = candidates[int(amphora_id.replace("-", "")[:8], 16) % len(candidates)]
+        return f"{zone or ''}:{host}"
+
+    def configure_vrrp(self, amps: list[Amphora], vip: Vip, lb_id: str) -> None:
+        """keepalived on each amphora of a pair: unicast VRRP to the other (Octavia's way)."""
+        for amp in amps:
+            peers = [str(a.vrrp_ip) for a in amps if a.id != amp.id]
+            vrrp = self.network.get_port(str(amp.vrrp_port_id))
+            self.agent.configure_vrrp(
+                str(amp.lb_network_ip), vip=vip.address, prefixlen=vip.prefixlen,
+                mac=vrrp.mac_address, vrrp_ip=str(amp.vrrp_ip), peers=peers,
+                priority=MASTER_PRIORITY if amp.role == AmphoraRole.MASTER.value
+                else BACKUP_PRIORITY,
+                vrid=VRRP_ID, advert_int=1, auth_pass=lb_id.replace("-", "")[:8])
 
     def _agent_config(self, amphora_id: str) -> str:
         # Octavia's config drive carries amphora-agent.conf; our image reads user-data.

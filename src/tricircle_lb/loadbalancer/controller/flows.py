@@ -40,6 +40,13 @@ from tricircle_lb.loadbalancer.models import (
 
 LOG = logging.getLogger(__name__)
 _LIVE = (AmphoraStatus.BOOTING.value, AmphoraStatus.ALLOCATED.value)
+ACTIVE_STANDBY = "ACTIVE_STANDBY"
+
+
+def _roles(pair: bool) -> list[str]:
+    if pair:
+        return [AmphoraRole.MASTER.value, AmphoraRole.BACKUP.value]
+    return [AmphoraRole.STANDALONE.value]
 _PERMANENT = (PermanentJobError, AmphoraRefused, NetworkRefused)
 
 
@@ -118,19 +125,24 @@ class Flows:
             if lb is None or lb.provisioning_status == ProvisioningStatus.PENDING_DELETE.value:
                 return
             wanted_subnets = amphora_config.member_subnets(lb)
-            amps = [a for a in _amphorae(session, lb_id) if a.status in _LIVE]
-            retiring = [a for a in _amphorae(session, lb_id)
-                        if a.status == AmphoraStatus.PENDING_DELETE.value]
-            if not amps:
-                amps = [self._new_amphora(lb_id)]
+            everything = _amphorae(session, lb_id)
+            amps = [a for a in everything if a.status in _LIVE]
+            retiring = [a for a in everything if a.status == AmphoraStatus.PENDING_DELETE.value]
+            pair = lb.topology == ACTIVE_STANDBY
+            have = {a.role for a in amps}
+            amps += [self._new_amphora(lb_id, role) for role in _roles(pair) if role not in have]
             session.expunge_all()
         vip = self.ops.vip(lb)
         wanted = {self.ops.network.get_subnet(s).network_id: s for s in sorted(wanted_subnets)}
         for amp in amps:
             if amp.status == AmphoraStatus.BOOTING.value:
-                self.ops.build(amp, vip)
+                peers = frozenset(str(a.cached_zone) for a in amps
+                                  if a.id != amp.id and a.cached_zone) if pair else frozenset()
+                self.ops.build(amp, vip, avoid_hosts=peers, holds_vip=not pair)
             self.ops.plug_networks(amp, wanted, vip)
         self._push_config(lb_id, amps)
+        if pair:
+            self.ops.configure_vrrp(amps, vip, lb_id)
         for amp in amps:
             self.ops.unplug_networks(amp, wanted)
         for amp in retiring:
@@ -140,16 +152,14 @@ class Flows:
                 row = session.get(Amphora, amp.id)
                 if row is not None and row.status == AmphoraStatus.BOOTING.value:
                     row.status = AmphoraStatus.ALLOCATED.value
-                    row.role = AmphoraRole.STANDALONE.value
             fresh = session.get(LoadBalancer, lb_id)
             if fresh is not None:
                 statuses.mark_active(session, fresh)
         LOG.info("load balancer %s converged (%d amphorae)", lb_id, len(amps))
 
-    def _new_amphora(self, lb_id: str) -> Amphora:
+    def _new_amphora(self, lb_id: str, role: str) -> Amphora:
         with self.db.write() as session:
-            amp = Amphora(loadbalancer_id=lb_id, status=AmphoraStatus.BOOTING.value,
-                          role=AmphoraRole.STANDALONE.value)
+            amp = Amphora(loadbalancer_id=lb_id, status=AmphoraStatus.BOOTING.value, role=role)
             session.add(amp)
             session.flush()
             session.expunge(amp)
@@ -177,11 +187,14 @@ class Flows:
         self.converge(lb_id)
 
     def failover_loadbalancer(self, lb_id: str) -> None:
-        with self.db.write() as session:
-            for amp in _amphorae(session, lb_id):
-                if amp.status in _LIVE:
-                    amp.status = AmphoraStatus.PENDING_DELETE.value
-        self.converge(lb_id)
+        """Replace the amphorae one at a time, the BACKUP of a pair first: the VIP is
+        always held by a serving amphora (a controlled swap)."""
+        with self.db.read() as session:
+            order = sorted((a for a in _amphorae(session, lb_id) if a.status in _LIVE),
+                           key=lambda a: a.role != AmphoraRole.BACKUP.value)
+            ids = [a.id for a in order]
+        for amphora_id in ids:
+            self.failover_amphora(amphora_id)
 
     # Delete -------------------------------------------------------------------
     def delete_loadbalancer(self, job: Job) -> None:

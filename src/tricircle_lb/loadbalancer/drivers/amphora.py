@@ -89,12 +89,18 @@ class AmphoraClient:
     # -- the API --------------------------------------------------------------------
 
     def info(self, ip: str) -> Body:
+        """``amphora_id``, ``api_version``, ``haproxy_version``, ``hostname`` and
+        ``vrrp_state`` (MASTER, BACKUP, FAULT, or None without keepalived)."""
         return self._call(ip, "GET", "/info", None)
 
-    def plug_vip(self, ip: str, vip: str, prefixlen: int, mac: str) -> str:
-        """Add the VIP on the interface with ``mac``; the interface's name."""
-        body = self._call(ip, "POST", "/plug/vip",
-                          {"vip": vip, "prefixlen": prefixlen, "mac": mac})
+    def plug_vip(self, ip: str, vip: str, prefixlen: int, mac: str,
+                 address: bool = True) -> str:
+        """Add the VIP on the interface with ``mac``; the interface's name.
+
+        ``address=False`` (ACTIVE_STANDBY) leaves the VIP to keepalived and only
+        lets HAProxy bind it while the amphora does not hold it."""
+        body = self._call(ip, "POST", "/plug/vip", {"vip": vip, "prefixlen": prefixlen,
+                                                    "mac": mac, "address": address})
         return str(body["interface"])
 
     def plug_network(self, ip: str, mac: str) -> str:
@@ -108,6 +114,25 @@ class AmphoraClient:
 
     def delete_config(self, ip: str) -> None:
         self._call(ip, "DELETE", "/config", None)
+
+    def configure_vrrp(self, ip: str, *, vip: str, prefixlen: int, mac: str, vrrp_ip: str,
+                       peers: list[str], priority: int, vrid: int, advert_int: int,
+                       auth_pass: str) -> str:
+        """Start or reload keepalived on the VRRP port with ``mac``; its interface's name.
+
+        ``vrrp_ip`` is that port's address, ``peers`` the other amphorae's VRRP
+        addresses; ``priority`` 100 for MASTER and 90 for BACKUP as in Octavia
+        (with nopreempt, so a running MASTER keeps the VIP); ``auth_pass`` at
+        most 8 characters, the same on every amphora of the load balancer."""
+        body = self._call(ip, "PUT", "/vrrp", {
+            "vip": vip, "prefixlen": prefixlen, "mac": mac, "vrrp_ip": vrrp_ip,
+            "peers": list(peers), "priority": priority, "vrid": vrid,
+            "advert_int": advert_int, "auth_pass": auth_pass})
+        return str(body["interface"])
+
+    def stop_vrrp(self, ip: str) -> None:
+        """Stop keepalived (the amphora gives up the VIP if it held it)."""
+        self._call(ip, "DELETE", "/vrrp", None)
 
     # -- transport ------------------------------------------------------------------
 

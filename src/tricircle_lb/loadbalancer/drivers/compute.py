@@ -64,6 +64,9 @@ class ComputeDriver(Protocol):
     def find_image(self, name: str) -> str:
         """The id of the image called ``name`` (ComputeError if there is none)."""
 
+    def hosts(self) -> list[str]:
+        """The region's hypervisors that are up and enabled (to place amphorae apart)."""
+
     def delete(self, server_id: str) -> None:
         """Delete the server (gone already: fine)."""
 
@@ -100,6 +103,11 @@ class NovaComputeDriver:
 
     def get(self, server_id: str) -> Server:
         return _server(self._call("GET", f"/servers/{seg(server_id)}")["server"])
+
+    def hosts(self) -> list[str]:
+        body = self._call("GET", "/os-hypervisors/detail")["hypervisors"]
+        return sorted(str(h["hypervisor_hostname"]) for h in body
+                      if h.get("state") == "up" and h.get("status") == "enabled")
 
     def find_image(self, name: str) -> str:
         images = self._call("GET", "/v2/images", params={"name": name},

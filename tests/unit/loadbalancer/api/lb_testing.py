@@ -9,21 +9,38 @@ calls central and regional networking, and networking (the LBaaS v2 proxy)
 really calls the load-balancer service. The controller's workers are off:
 tests see what the API wrote and handed off, and may run the controller by
 hand through ``cloud.lb_apps[region].state``.
+
+``build_lb_cloud`` makes that cloud; a test package's fixture takes it with
+``yield from build_lb_cloud(tmp_path, monkeypatch)`` (the directory of
+``networking_testing.py``, tests/unit/networking, on ``sys.path`` first).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from networking_testing import HOSTS, Cloud, FakeServiceSession, ok
+from fastapi.testclient import TestClient
+from networking_testing import (
+    HOSTS,
+    Cloud,
+    FakeServiceSession,
+    FixedTokens,
+    HostRouter,
+    ok,
+    write_config,
+)
 from sqlalchemy import select
 
 from tricircle_lb.db import Database
 from tricircle_lb.loadbalancer import models
+from tricircle_lb.loadbalancer.app import create_app as create_lb_app
+from tricircle_lb.networking.app import create_app as create_networking_app
 
 LB_HOSTS = {"RegionOne": "lb-r1.test", "RegionTwo": "lb-r2.test"}
 LB_AZ = {"RegionOne": "az1", "RegionTwo": "az2"}
@@ -135,3 +152,43 @@ def fault(resp: httpx.Response, status: int) -> str:
     assert body["faultcode"] == ("Server" if status >= 500 else "Client"), body
     text: str = body["faultstring"]
     return text
+
+
+def build_lb_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LbCloud]:
+    """Central, RegionOne and RegionTwo networking and both regions' load-balancer
+    services, in-process with workers off; every application stopped afterwards."""
+    router = HostRouter()
+    session = RoutingServiceSession(router)
+    for module in ("networking", "loadbalancer"):
+        monkeypatch.setattr(f"tricircle_lb.{module}.app.ServiceSession", lambda auth: session)
+        monkeypatch.setattr(f"tricircle_lb.{module}.app.RemoteTokenValidator",
+                            lambda s, t: FixedTokens())
+        monkeypatch.setattr(f"tricircle_lb.{module}.app.START_WORKERS", False)
+    cloud = LbCloud(router)
+    entered: list[TestClient] = []
+
+    def serve(app: FastAPI, host: str) -> None:
+        client = TestClient(app, base_url=f"http://{host}", raise_server_exceptions=False)
+        client.__enter__()
+        entered.append(client)
+        router.clients[host] = client
+
+    try:
+        for role, region, az in [("central", "CentralRegion", ""), ("local", "RegionOne", "az1"),
+                                 ("local", "RegionTwo", "az2")]:
+            app = create_networking_app(write_config(tmp_path / f"{region}.ini", role, region,
+                                                     az))
+            serve(app, HOSTS[region])
+            cloud.apps[region] = app
+        admin = cloud.client("CentralRegion")
+        admin.post("/v1.0/pods", json={"pod": {"region_name": "CentralRegion"}})
+        for region, az in (("RegionOne", "az1"), ("RegionTwo", "az2")):
+            admin.post("/v1.0/pods", json={"pod": {"region_name": region, "az_name": az}})
+        for region, host in LB_HOSTS.items():
+            app = create_lb_app(write_lb_config(tmp_path / f"lb-{region}.ini", region))
+            serve(app, host)
+            cloud.lb_apps[region] = app
+        yield cloud
+    finally:
+        for client in entered:
+            client.__exit__(None, None, None)

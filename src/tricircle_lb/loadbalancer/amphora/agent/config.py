@@ -36,6 +36,7 @@ class AmphoraAgentConfig:
     bind_address: str = "::"
     heartbeat_interval: float = 1.0
     haproxy_binary: str = "/usr/sbin/haproxy"
+    keepalived_binary: str = "/usr/sbin/keepalived"
     # Several amphorae share one machine's open-files budget: this bounds the
     # descriptors one HAProxy may use (4500 gives a maxconn of about 2000).
     open_files_limit: int = 4500
@@ -69,6 +70,8 @@ class AmphoraAgentConfig:
             bind_address=parser.get(SECTION, "bind_address", fallback=cls.bind_address),
             heartbeat_interval=interval,
             haproxy_binary=parser.get(SECTION, "haproxy_binary", fallback=cls.haproxy_binary),
+            keepalived_binary=parser.get(SECTION, "keepalived_binary",
+                                         fallback=cls.keepalived_binary),
             open_files_limit=get_int(parser, SECTION, "open_files_limit", cls.open_files_limit),
             plug_timeout=get_float(parser, SECTION, "plug_timeout", cls.plug_timeout),
         )

@@ -18,11 +18,13 @@ replaces the running file; a refused one leaves HAProxy untouched.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +36,7 @@ LOG = logging.getLogger(__name__)
 
 START_TIMEOUT = 15.0
 LISTEN_TIMEOUT = 15.0
+TCP_LISTEN = "0A"  # the st column of /proc/net/tcp
 
 
 class InvalidConfig(ValueError):
@@ -52,12 +55,44 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def _proc_net_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``0A01000A`` (32-bit words in host byte order, as /proc/net/tcp prints them)."""
+    raw = bytes.fromhex(text)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return ipaddress.ip_address(raw)
+
+
+def listening(address: str, port: int) -> bool:
+    """Whether a TCP socket of this network namespace listens on ``address:port``.
+
+    Read from /proc/net/tcp{,6} rather than by connecting: on an ACTIVE_STANDBY
+    BACKUP the VIP is held by the peer, so a connection would test the peer.
+    """
+    wanted = ipaddress.ip_address(address)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            next(lines, None)  # the header
+            for line in lines:
+                fields = line.split()
+                local, state = fields[1], fields[3]
+                host, _, hex_port = local.partition(":")
+                if state != TCP_LISTEN or int(hex_port, 16) != port:
+                    continue
+                ip = _proc_net_address(host)
+                if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+                    ip = ip.ipv4_mapped
+                if ip == wanted or (ip.is_unspecified and ip.version == wanted.version):
+                    return True
+    return False
 
 
 class HAProxy:
@@ -84,7 +119,7 @@ class HAProxy:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
             return None
-        if str(self.config_file).encode() not in cmdline or not _alive(pid):
+        if str(self.config_file).encode() not in cmdline or not process_alive(pid):
             return None
         return pid
 
@@ -174,13 +209,8 @@ class HAProxy:
         LOG.info("HAProxy started (master %s)", self.master_pid())
 
     def _wait_accepting(self, address: str, port: int) -> None:
-        def accepts() -> bool:
-            with contextlib.suppress(OSError), \
-                    socket.create_connection((address, port), timeout=0.5):
-                return True
-            return False
-
-        _wait(accepts, LISTEN_TIMEOUT, f"a listener on {address} port {port}")
+        _wait(lambda: listening(address, port), LISTEN_TIMEOUT,
+              f"a listener on {address} port {port}")
 
     def stop(self) -> None:
         """Stop HAProxy and forget its configuration (idempotent)."""
@@ -188,7 +218,7 @@ class HAProxy:
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            _wait(lambda: not _alive(pid), START_TIMEOUT, f"HAProxy master {pid} to exit")
+            _wait(lambda: not process_alive(pid), START_TIMEOUT, f"HAProxy master {pid} to exit")
             LOG.info("HAProxy stopped")
         for path in (self.config_file, self.pid_file, self.stats_socket):
             path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 The host agent plugs ports into the amphora (``eth0``, ``eth1``, …) with their
 fixed IPs; the amphora agent only waits for them and adds the VIP, which the
 host agent never removes (it is an allowed address pair of the VRRP port).
+In ACTIVE_STANDBY keepalived adds and removes the VIP instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -82,6 +84,16 @@ def add_vip(iface: Interface, vip: str, prefixlen: int) -> None:
         except NetlinkError as exc:
             if exc.code != EEXIST:
                 raise
+
+
+def allow_nonlocal_bind() -> None:
+    """Let HAProxy bind a VIP this amphora does not hold (an ACTIVE_STANDBY BACKUP).
+
+    The sysctls are per network namespace: writing them from inside the
+    amphora changes the amphora only. IPv6 may be disabled (no file)."""
+    Path("/proc/sys/net/ipv4/ip_nonlocal_bind").write_text("1\n")
+    with contextlib.suppress(FileNotFoundError):
+        Path("/proc/sys/net/ipv6/ip_nonlocal_bind").write_text("1\n")
 
 
 def gratuitous_arp(iface: Interface, vip: str) -> None:

@@ -1,8 +1,8 @@
 """``python -m tricircle_lb.loadbalancer.amphora.agent --config <ini> --state-dir <dir>``.
 
-Runs inside the amphora: adopts (or restarts) HAProxy, sends heartbeats and
-serves the API until SIGTERM or SIGINT. HAProxy keeps running when the agent
-exits; the next agent adopts it.
+Runs inside the amphora: adopts (or restarts) HAProxy and keepalived, sends
+heartbeats and serves the API until SIGTERM or SIGINT. HAProxy and keepalived
+keep running when the agent exits; the next agent adopts them.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from types import FrameType
 
 from tricircle_lb.common import logs
 from tricircle_lb.common.config import ConfigError
+from tricircle_lb.loadbalancer.amphora.agent import interfaces
 from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
 from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy
 from tricircle_lb.loadbalancer.amphora.agent.heartbeats import HeartbeatLoop
+from tricircle_lb.loadbalancer.amphora.agent.keepalived import Keepalived
 from tricircle_lb.loadbalancer.amphora.agent.server import AmphoraApi, make_server
 
 LOG = logging.getLogger(__name__)
@@ -38,13 +40,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.state_dir.mkdir(parents=True, exist_ok=True)
     haproxy = HAProxy(config.haproxy_binary, args.state_dir, config.open_files_limit)
+    keepalived = Keepalived(config.keepalived_binary, args.state_dir, haproxy)
+    if keepalived.configured:
+        interfaces.allow_nonlocal_bind()  # a BACKUP's HAProxy binds the peer's VIP
     haproxy.resume()
+    keepalived.resume()
     heartbeats = HeartbeatLoop(config.amphora_id, config.key, config.controller_ip_port_list,
                                str(haproxy.stats_socket), config.heartbeat_interval)
-    server = make_server(AmphoraApi(config, haproxy), config.bind_address, config.agent_port)
+    server = make_server(AmphoraApi(config, haproxy, keepalived), config.bind_address,
+                         config.agent_port)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        LOG.info("signal %d: stopping (HAProxy keeps running)", signum)
+        LOG.info("signal %d: stopping (HAProxy and keepalived keep running)", signum)
         # shutdown() waits for serve_forever(), which runs in this very thread.
         threading.Thread(target=server.shutdown, daemon=True).start()
 

@@ -1,18 +1,23 @@
 """The amphora agent's HTTP API (docs/decisions/070-amphora-agent-api.md).
 
 =======  ==============  ==========================================================
-GET      /info           ``{"amphora_id", "api_version", "haproxy_version", "hostname"}``
-POST     /plug/vip       ``{"vip", "prefixlen", "mac"}`` → ``{"interface"}``
+GET      /info           ``{"amphora_id", "api_version", "haproxy_version", "hostname",
+                         "vrrp_state"}`` (MASTER, BACKUP, FAULT or null)
+POST     /plug/vip       ``{"vip", "prefixlen", "mac", "address"?}`` → ``{"interface"}``;
+                         ``"address": false`` (ACTIVE_STANDBY): keepalived holds the VIP
 POST     /plug/network   ``{"mac"}`` → ``{"interface"}``
 PUT      /config         codec JSON of a LoadBalancerConfig → ``{"listeners": [ids]}``
 DELETE   /config         stop HAProxy → ``{}``
+PUT      /vrrp           ``{"vip", "prefixlen", "mac", "vrrp_ip", "peers", "priority",
+                         "vrid", "advert_int"?, "auth_pass"}`` → ``{"interface"}``
+DELETE   /vrrp           stop keepalived → ``{}``
 =======  ==============  ==========================================================
 
 Every request and response is signed (:mod:`.auth`); a bad, stale or replayed
 request gets 401. Errors are ``{"error": "..."}``: 400 for a request the agent
 refuses (the same request would be refused again), 504 when a plugged port
-does not show up in time, 500 when HAProxy fails. Changes to HAProxy run one
-at a time.
+does not show up in time, 500 when HAProxy or keepalived fails. Changes to
+HAProxy and keepalived run one at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ from tricircle_lb.loadbalancer.amphora import codec
 from tricircle_lb.loadbalancer.amphora.agent import auth, interfaces
 from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
 from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy, HAProxyFailed, InvalidConfig
+from tricircle_lb.loadbalancer.amphora.agent.keepalived import (
+    InvalidVrrp,
+    Keepalived,
+    KeepalivedFailed,
+    VrrpConfig,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -45,28 +56,37 @@ class Refused(Exception):
 class AmphoraApi:
     """What the endpoints do, without HTTP."""
 
-    def __init__(self, config: AmphoraAgentConfig, haproxy: HAProxy) -> None:
+    def __init__(self, config: AmphoraAgentConfig, haproxy: HAProxy,
+                 keepalived: Keepalived | None = None) -> None:
         self.config = config
         self.haproxy = haproxy
+        self.keepalived = keepalived or Keepalived(
+            config.keepalived_binary, haproxy.config_file.parent, haproxy)
         self._haproxy_version = haproxy.version()
         self._changes = threading.Lock()
 
     def info(self, _body: Body) -> Body:
         return {"amphora_id": self.config.amphora_id, "api_version": API_VERSION,
-                "haproxy_version": self._haproxy_version, "hostname": socket.gethostname()}
+                "haproxy_version": self._haproxy_version, "hostname": socket.gethostname(),
+                "vrrp_state": self.keepalived.state()}
 
     def plug_vip(self, body: Body) -> Body:
-        _only(body, {"vip", "prefixlen", "mac"})
+        _only(body, {"vip", "prefixlen", "mac", "address"})
         vip, prefixlen, mac = body.get("vip"), body.get("prefixlen"), body.get("mac")
+        address = body.get("address", True)
         if not isinstance(vip, str) or isinstance(prefixlen, bool) \
-                or not isinstance(prefixlen, int):
-            raise Refused("vip must be a string, prefixlen an integer")
+                or not isinstance(prefixlen, int) or not isinstance(address, bool):
+            raise Refused("vip must be a string, prefixlen an integer, address a boolean")
         try:
             ip = ipaddress.ip_interface(f"{vip}/{prefixlen}")
         except ValueError:
             raise Refused("vip and prefixlen must be an IP address and its prefix length") \
                 from None
         iface = interfaces.wait_for(_mac(mac), self.config.plug_timeout)
+        if not address:
+            interfaces.allow_nonlocal_bind()
+            LOG.info("VIP %s on %s is keepalived's to hold", ip, iface.name)
+            return {"interface": iface.name}
         interfaces.add_vip(iface, str(ip.ip), prefixlen)
         interfaces.gratuitous_arp(iface, str(ip.ip))
         LOG.info("VIP %s on %s", ip, iface.name)
@@ -95,6 +115,42 @@ class AmphoraApi:
             self.haproxy.stop()
         return {}
 
+    def put_vrrp(self, body: Body) -> Body:
+        _only(body, set(_VRRP_KEYS) | {"mac", "advert_int"})
+        missing = sorted(k for k in (*_VRRP_KEYS, "mac") if k not in body)
+        if missing:
+            raise Refused(f"missing key(s) {', '.join(missing)}")
+        peers = body["peers"]
+        if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
+            raise Refused("peers must be a list of addresses")
+        if not all(isinstance(body[k], str) for k in ("vip", "vrrp_ip")):
+            raise Refused("vip and vrrp_ip must be strings")
+        mac = _mac(body["mac"])
+        # The VRRP port's own address must be there before keepalived sends from it.
+        iface = interfaces.wait_for(mac, self.config.plug_timeout, with_addresses=True)
+        try:
+            vrrp = VrrpConfig(
+                interface=iface.name, vip=body["vip"], prefixlen=body["prefixlen"],
+                vrrp_ip=body["vrrp_ip"], peers=tuple(peers), priority=body["priority"],
+                vrid=body["vrid"], advert_int=body.get("advert_int", 1),
+                auth_pass=body["auth_pass"])
+            with self._changes:
+                interfaces.allow_nonlocal_bind()
+                self.keepalived.apply(vrrp)
+        except InvalidVrrp as exc:
+            raise Refused(str(exc)) from None
+        LOG.info("VRRP: vrid %d priority %d on %s, peers %s", vrrp.vrid, vrrp.priority,
+                 iface.name, ", ".join(vrrp.peers))
+        return {"interface": iface.name}
+
+    def delete_vrrp(self, _body: Body) -> Body:
+        with self._changes:
+            self.keepalived.stop()
+        return {}
+
+
+_VRRP_KEYS = ("vip", "prefixlen", "vrrp_ip", "peers", "priority", "vrid", "auth_pass")
+
 
 _MAC_CHARS = frozenset("0123456789abcdef:")
 
@@ -118,6 +174,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/plug/network"): AmphoraApi.plug_network,
     ("PUT", "/config"): AmphoraApi.put_config,
     ("DELETE", "/config"): AmphoraApi.delete_config,
+    ("PUT", "/vrrp"): AmphoraApi.put_vrrp,
+    ("DELETE", "/vrrp"): AmphoraApi.delete_vrrp,
 }
 
 
@@ -169,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         except interfaces.InterfaceTimeout as exc:
             self._reply(504, {"error": str(exc)}, signature)
         except Exception as exc:
-            if not isinstance(exc, HAProxyFailed):
+            if not isinstance(exc, (HAProxyFailed, KeepalivedFailed)):
                 LOG.exception("%s %s failed", self.command, self.path)
             self._reply(500, {"error": f"{type(exc).__name__}: {exc}"}, signature)
 

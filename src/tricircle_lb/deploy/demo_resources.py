@@ -1,0 +1,221 @@
+"""Idempotent create-or-reuse and delete of the demo's networks, servers and load balancers.
+
+Each ``ensure_*`` returns the object as the API shows it, reusing one of the
+same name when it is healthy and replacing it when it is in ERROR, so a
+second ``tricircle-lb demo`` picks up where the first one left.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import partial
+from typing import Any
+
+from tricircle_lb.deploy.bootstrap import Api, BootstrapError
+from tricircle_lb.deploy.demo_api import MARK, DemoError, gone, named, not_found, one, wait_for
+
+SERVER_TIMEOUT = 120.0
+LB_TIMEOUT = 240.0
+DELETE_TIMEOUT = 120.0
+LB = "/v2/lbaas"
+
+
+# -- networking --------------------------------------------------------------
+
+def ensure_network(api: Api, name: str) -> dict[str, Any]:
+    """``name`` through ``api`` (central, or a region's own API: then it lives there)."""
+    found = one(api, "/v2.0/networks", "networks", name)
+    if found is not None:
+        return found
+    made: dict[str, Any] = api.call("POST", "/v2.0/networks", {"network": {
+        "name": name, "description": MARK}})["network"]
+    return made
+
+
+def ensure_subnet(api: Api, name: str, network_id: str, cidr: str) -> dict[str, Any]:
+    found = one(api, "/v2.0/subnets", "subnets", name, network_id=network_id)
+    if found is not None:
+        return found
+    made: dict[str, Any] = api.call("POST", "/v2.0/subnets", {"subnet": {
+        "name": name, "network_id": network_id, "cidr": cidr, "ip_version": 4,
+        "gateway_ip": None, "description": MARK}})["subnet"]
+    return made
+
+
+def delete_network(api: Api, name: str) -> list[str]:
+    """Delete the demo's network ``name`` (subnets go with it); retried while the ports
+    of deleted amphorae and probes are still being removed."""
+    done = []
+    for net in named(api, "/v2.0/networks", "networks", name):
+        if net.get("description") != MARK:
+            continue
+        wait_for(partial(_try_delete, api, f"/v2.0/networks/{net['id']}"),
+                 DELETE_TIMEOUT, f"delete network {name}", interval=1.0)
+        done.append(f"deleted network {name}")
+    return done
+
+
+def _try_delete(api: Api, path: str) -> bool | None:
+    """True once ``path`` is deleted; None while the API refuses because it is in use."""
+    try:
+        api.call("DELETE", path)
+    except BootstrapError as exc:
+        if not_found(exc):
+            return True
+        if ": 409 " in str(exc):
+            return None
+        raise
+    return True
+
+
+def _gone(api: Api, path: str) -> bool | None:
+    return True if gone(api, path) else None
+
+
+# -- compute -----------------------------------------------------------------
+
+def start_server(compute: Api, image: Api, name: str, network_id: str, zone: str,
+                 user_data: str) -> dict[str, Any]:
+    """Server ``name`` on ``network_id`` in availability zone ``zone`` (``az:host`` pins
+    the host), booting or reused; one in ERROR is deleted and booted again."""
+    found = _server(compute, name)
+    if found is not None and found["status"] == "ERROR":
+        _delete_server(compute, found["id"])
+        found = None
+    if found is not None:
+        return found
+    images = image.call("GET", "/v2/images", params={"name": "cirros"})["images"]
+    if not images:
+        raise DemoError("the region has no cirros image")
+    made: dict[str, Any] = compute.call("POST", "/servers", {"server": {
+        "name": name, "imageRef": images[0]["id"], "flavorRef": "1",
+        "networks": [{"uuid": network_id}], "availability_zone": zone,
+        "metadata": {"created_by": MARK},
+        "user_data": base64.b64encode(user_data.encode()).decode()}})["server"]
+    return made
+
+
+def wait_server(compute: Api, server: dict[str, Any]) -> dict[str, Any]:
+    """``server`` once ACTIVE (with its addresses)."""
+    server_id, name = server["id"], server.get("name", server["id"])
+
+    def active() -> dict[str, Any] | None:
+        got: dict[str, Any] = compute.call("GET", f"/servers/{server_id}")["server"]
+        if got["status"] == "ERROR":
+            raise DemoError(f"server {name} went to ERROR: {got.get('fault', '')}")
+        return got if got["status"] == "ACTIVE" else None
+    result: dict[str, Any] = wait_for(active, SERVER_TIMEOUT, f"server {name} ACTIVE")
+    return result
+
+
+def server_address(server: dict[str, Any]) -> str:
+    for addresses in server.get("addresses", {}).values():
+        for address in addresses:
+            return str(address["addr"])
+    raise DemoError(f"server {server['name']} has no address")
+
+
+def _server(compute: Api, name: str) -> dict[str, Any] | None:
+    found = [s for s in compute.call("GET", "/servers/detail", params={"name": name})["servers"]
+             if s["name"] == name]
+    return found[0] if found else None
+
+
+def _delete_server(compute: Api, server_id: str) -> None:
+    if not _try_delete(compute, f"/servers/{server_id}"):
+        raise DemoError(f"server {server_id} could not be deleted")
+    wait_for(partial(_gone, compute, f"/servers/{server_id}"),
+             DELETE_TIMEOUT, f"server {server_id} deleted")
+
+
+def delete_server(compute: Api, name: str) -> list[str]:
+    done = []
+    for server in compute.call("GET", "/servers/detail", params={"name": name})["servers"]:
+        if server["name"] == name and server.get("metadata", {}).get("created_by") == MARK:
+            _delete_server(compute, server["id"])
+            done.append(f"deleted server {name}")
+    return done
+
+
+# -- load balancing ------------------------------------------------------------
+
+def start_loadbalancer(lb: Api, name: str, subnet_id: str,
+                       flavor_id: str | None = None) -> dict[str, Any]:
+    """Load balancer ``name`` with its VIP on ``subnet_id``, being created or reused; one
+    in ERROR is deleted (cascade) and created again. :func:`wait_active` waits for it."""
+    found = one(lb, f"{LB}/loadbalancers", "loadbalancers", name)
+    if found is not None and found["provisioning_status"] == "ERROR":
+        delete_loadbalancer(lb, name)
+        found = None
+    if found is not None:
+        return found
+    body: dict[str, Any] = {"name": name, "vip_subnet_id": subnet_id, "description": MARK}
+    if flavor_id is not None:
+        body["flavor_id"] = flavor_id
+    made: dict[str, Any] = lb.call("POST", f"{LB}/loadbalancers",
+                                   {"loadbalancer": body})["loadbalancer"]
+    return made
+
+
+def wait_active(lb: Api, lb_id: str, name: str) -> dict[str, Any]:
+    """The load balancer once ACTIVE (after each change of it or of a child)."""
+    def active() -> dict[str, Any] | None:
+        got: dict[str, Any] = lb.call("GET", f"{LB}/loadbalancers/{lb_id}")["loadbalancer"]
+        if got["provisioning_status"] == "ERROR":
+            raise DemoError(f"load balancer {name} went to ERROR")
+        return got if got["provisioning_status"] == "ACTIVE" else None
+    result: dict[str, Any] = wait_for(active, LB_TIMEOUT, f"load balancer {name} ACTIVE")
+    return result
+
+
+def ensure_listener(lb: Api, lb_obj: dict[str, Any], name: str, port: int) -> dict[str, Any]:
+    found = one(lb, f"{LB}/listeners", "listeners", name, loadbalancer_id=lb_obj["id"])
+    if found is None:
+        found = lb.call("POST", f"{LB}/listeners", {"listener": {
+            "name": name, "protocol": "HTTP", "protocol_port": port,
+            "loadbalancer_id": lb_obj["id"]}})["listener"]
+        wait_active(lb, lb_obj["id"], lb_obj["name"])
+    return found
+
+
+def ensure_pool(lb: Api, lb_obj: dict[str, Any], listener: dict[str, Any],
+                name: str) -> dict[str, Any]:
+    found = one(lb, f"{LB}/pools", "pools", name, loadbalancer_id=lb_obj["id"])
+    if found is None:
+        found = lb.call("POST", f"{LB}/pools", {"pool": {
+            "name": name, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+            "listener_id": listener["id"]}})["pool"]
+        wait_active(lb, lb_obj["id"], lb_obj["name"])
+    return found
+
+
+def ensure_member(lb: Api, lb_obj: dict[str, Any], pool: dict[str, Any], name: str,
+                  address: str, subnet_id: str) -> dict[str, Any]:
+    """Member ``name`` of ``pool``; one at an old address (a rebooted backend) is replaced."""
+    path = f"{LB}/pools/{pool['id']}/members"
+    found = one(lb, path, "members", name)
+    if found is not None and found["address"] != address:
+        lb.call("DELETE", f"{path}/{found['id']}")
+        wait_active(lb, lb_obj["id"], lb_obj["name"])
+        found = None
+    if found is None:
+        found = lb.call("POST", path, {"member": {
+            "name": name, "address": address, "protocol_port": 80,
+            "subnet_id": subnet_id}})["member"]
+        wait_active(lb, lb_obj["id"], lb_obj["name"])
+    return found
+
+
+def delete_loadbalancer(lb: Api, name: str) -> list[str]:
+    done = []
+    for found in named(lb, f"{LB}/loadbalancers", "loadbalancers", name):
+        if found.get("description") != MARK:
+            continue
+        path = f"{LB}/loadbalancers/{found['id']}"
+        # Refused (409) while PENDING_*: wait for it to settle, then cascade.
+        wait_for(partial(_try_delete, lb, f"{path}?cascade=true"),
+                 LB_TIMEOUT, f"delete load balancer {name}", interval=1.0)
+        wait_for(partial(_gone, lb, path), DELETE_TIMEOUT, f"load balancer {name} deleted",
+                 interval=1.0)
+        done.append(f"deleted load balancer {name}")
+    return done

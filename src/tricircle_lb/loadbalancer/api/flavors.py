@@ -1,0 +1,361 @@
+"""Octavia's flavor model: ``/v2/lbaas/flavorprofiles`` (admin),
+``/v2/lbaas/flavors`` (admin writes, any member or reader reads) and the
+amphora provider's ``flavor_capabilities``.
+
+An operator writes a flavor profile (a provider and its settings as JSON text)
+and a flavor pointing at it; users pick the flavor at ``loadbalancer create``.
+The one setting this provider takes is ``loadbalancer_topology``; a load
+balancer created without a flavor gets the configuration's ``default_topology``
+(:func:`resolve_flavor`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AfterValidator, Field
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tricircle_lb.common.errors import BadRequest, Conflict
+from tricircle_lb.loadbalancer.api.common import (
+    Action,
+    CallerDep,
+    Description,
+    Name,
+    RequestBody,
+    ServicesDep,
+    authorize,
+    list_response,
+    show,
+)
+from tricircle_lb.loadbalancer.errors import invalid_option, not_found
+from tricircle_lb.loadbalancer.models import Flavor, FlavorProfile, LoadBalancer, ProvisioningStatus
+
+__all__ = ["PROVIDERS", "TOPOLOGIES", "provider_name", "resolve_flavor", "router"]
+
+router = APIRouter(prefix="/v2/lbaas")
+
+# "octavia" is the name Octavia's default provider answered to before "amphora".
+PROVIDERS = {"amphora": "amphora", "octavia": "amphora"}
+TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
+TOPOLOGY = "loadbalancer_topology"
+FLAVOR_CAPABILITIES = [
+    {"name": TOPOLOGY,
+     "description": "The load balancer topology. One of: SINGLE - One amphora per load "
+                    "balancer. ACTIVE_STANDBY - Two amphora per load balancer."},
+]
+PROFILE_KIND = "Flavor profile"
+FLAVOR_KIND = "Flavor"
+
+
+def _uuid(value: str) -> str:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ValueError("Value should be UUID format") from None
+    return value
+
+
+Uuid = Annotated[str, Field(max_length=36), AfterValidator(_uuid)]
+ProviderName = Annotated[str, Field(max_length=255)]
+FlavorData = Annotated[str, Field(max_length=4096)]
+
+
+class FlavorProfileCreate(RequestBody):
+    name: Name
+    provider_name: ProviderName
+    flavor_data: FlavorData
+
+
+class FlavorProfileUpdate(RequestBody):
+    name: Name | None = None
+    provider_name: ProviderName | None = None
+    flavor_data: FlavorData | None = None
+
+
+class FlavorProfileCreateRequest(RequestBody):
+    flavorprofile: FlavorProfileCreate
+
+
+class FlavorProfileUpdateRequest(RequestBody):
+    flavorprofile: FlavorProfileUpdate
+
+
+class FlavorCreate(RequestBody):
+    name: Name
+    description: Description = ""
+    enabled: bool = True
+    flavor_profile_id: Uuid
+
+
+class FlavorUpdate(RequestBody):
+    name: Name | None = None
+    description: Description | None = None
+    enabled: bool | None = None
+
+
+class FlavorCreateRequest(RequestBody):
+    flavor: FlavorCreate
+
+
+class FlavorUpdateRequest(RequestBody):
+    flavor: FlavorUpdate
+
+
+# -- validation shared with load balancer create ----------------------------
+
+def provider_name(requested: str) -> str:
+    """The provider's canonical name, or Octavia's 400."""
+    if requested not in PROVIDERS:
+        raise BadRequest(f"Provider '{requested}' is not enabled.")
+    return PROVIDERS[requested]
+
+
+def parse_flavor_data(text: str, provider: str) -> tuple[str, dict[str, Any]]:
+    """The canonical provider and the settings of a flavor profile, checked in
+    Octavia's order: the JSON, the provider, then what the provider supports
+    (Octavia answers 501 for the last; a 400 keeps every refusal of user input
+    a client error)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadRequest(f"{text} is not a valid option for flavor_data") from None
+    canonical = provider_name(provider)
+    problem = _unsupported(data)
+    if problem:
+        raise BadRequest(f"Provider '{canonical}' does not support a requested option: "
+                         f"{problem}")
+    settings: dict[str, Any] = data
+    return canonical, settings
+
+
+def _unsupported(data: Any) -> str | None:
+    """Why ``data`` is not a valid amphora flavor, in the words of the JSON
+    schema Octavia validates it with."""
+    if not isinstance(data, dict):
+        return f"{json.dumps(data)} is not of type 'object'"
+    unknown = sorted(set(data) - {TOPOLOGY})
+    if unknown:
+        names = ", ".join(repr(key) for key in unknown)
+        verb = "was" if len(unknown) == 1 else "were"
+        return f"Additional properties are not allowed ({names} {verb} unexpected)"
+    if TOPOLOGY in data and data[TOPOLOGY] not in TOPOLOGIES:
+        return f"{TOPOLOGY} {json.dumps(data[TOPOLOGY])} is not one of {list(TOPOLOGIES)}"
+    return None
+
+
+def resolve_flavor(session: Session, flavor_id: str | None, provider: str | None,
+                   default_topology: str) -> tuple[str, str]:
+    """(provider, topology) of a new load balancer: the flavor's, else the
+    requested provider's (or ``amphora``) and ``default_topology``. A missing
+    or disabled flavor, or one of another provider, is Octavia's 400."""
+    if flavor_id is None:
+        return provider_name(provider or "amphora"), default_topology
+    flavor = session.get(Flavor, flavor_id)
+    if flavor is None:
+        raise invalid_option("Invalid flavor_id.")
+    # Re-checked as Octavia does: the provider may have stopped supporting it.
+    own, settings = parse_flavor_data(flavor.flavor_profile.flavor_data,
+                                      flavor.flavor_profile.provider_name)
+    if provider is not None and provider_name(provider) != own:
+        raise BadRequest(f"Flavor '{flavor_id}' is not compatible with provider '{provider}'")
+    if not flavor.enabled:
+        raise BadRequest(f"The selected flavor is not allowed in this deployment: {flavor_id}")
+    return own, str(settings.get(TOPOLOGY, default_topology))
+
+
+def _refuse_nulls(changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        if value is None:
+            raise BadRequest(f"None is not a valid option for {name}")
+
+
+# -- provider capabilities --------------------------------------------------
+
+@router.get("/providers/{provider}/flavor_capabilities")
+def flavor_capabilities(provider: str, request: Request, ctx: CallerDep) -> dict[str, Any]:
+    authorize(ctx, Action.ADMIN)
+    provider_name(provider)
+    wanted = {k: v for k, v in request.query_params.items() if k in ("name", "description")}
+    return {"flavor_capabilities": [
+        cap for cap in FLAVOR_CAPABILITIES if all(cap[k] == v for k, v in wanted.items())]}
+
+
+# -- flavor profiles ----------------------------------------------------------
+
+def profile_view(profile: FlavorProfile) -> dict[str, Any]:
+    return {"id": profile.id, "name": profile.name, "provider_name": profile.provider_name,
+            "flavor_data": profile.flavor_data}
+
+
+def _profile(session: Session, profile_id: str) -> FlavorProfile:
+    profile = session.get(FlavorProfile, profile_id)
+    if profile is None:
+        raise not_found(PROFILE_KIND, profile_id)
+    return profile
+
+
+def _profile_in_use(session: Session, profile_id: str) -> bool:
+    return bool(session.scalar(select(exists().where(Flavor.flavor_profile_id == profile_id))))
+
+
+@router.get("/flavorprofiles")
+def list_flavor_profiles(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.ADMIN)
+    with svc.db.read() as session:
+        views = [profile_view(p) for p in session.scalars(select(FlavorProfile)).all()]
+    body = list_response(request, "flavorprofiles", views)
+    # Octavia's name for this collection's links.
+    body["flavorprofile_links"] = body.pop("flavorprofiles_links")
+    return body
+
+
+@router.get("/flavorprofiles/{profile_id}")
+def show_flavor_profile(profile_id: str, request: Request, ctx: CallerDep,
+                        svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.ADMIN)
+    with svc.db.read() as session:
+        return show(request, "flavorprofile", profile_view(_profile(session, profile_id)))
+
+
+@router.post("/flavorprofiles", status_code=201)
+def create_flavor_profile(body: FlavorProfileCreateRequest, ctx: CallerDep,
+                          svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.ADMIN)
+    req = body.flavorprofile
+    parse_flavor_data(req.flavor_data, req.provider_name)
+    with svc.db.write() as session:
+        profile = FlavorProfile(name=req.name, provider_name=req.provider_name,
+                                flavor_data=req.flavor_data)
+        session.add(profile)
+        session.flush()
+        return {"flavorprofile": profile_view(profile)}
+
+
+@router.put("/flavorprofiles/{profile_id}")
+def update_flavor_profile(profile_id: str, body: FlavorProfileUpdateRequest, ctx: CallerDep,
+                          svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.ADMIN)
+    changes = body.flavorprofile.model_dump(exclude_unset=True)
+    _refuse_nulls(changes)
+    with svc.db.write() as session:
+        profile = _profile(session, profile_id)
+        if ({"provider_name", "flavor_data"} & changes.keys()
+                and _profile_in_use(session, profile_id)):
+            # Flavors already handed out must keep meaning what they meant.
+            raise Conflict(f"{PROFILE_KIND} {profile_id} is in use and cannot be modified.")
+        parse_flavor_data(changes.get("flavor_data", profile.flavor_data),
+                          changes.get("provider_name", profile.provider_name))
+        for name, value in changes.items():
+            setattr(profile, name, value)
+        session.flush()
+        return {"flavorprofile": profile_view(profile)}
+
+
+@router.delete("/flavorprofiles/{profile_id}", status_code=204)
+def delete_flavor_profile(profile_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
+    authorize(ctx, Action.ADMIN)
+    with svc.db.write() as session:
+        profile = _profile(session, profile_id)
+        if _profile_in_use(session, profile_id):
+            raise Conflict(f"{PROFILE_KIND} {profile_id} is in use and cannot be modified.")
+        session.delete(profile)
+    return Response(status_code=204)
+
+
+# -- flavors ----------------------------------------------------------------
+
+def flavor_view(flavor: Flavor) -> dict[str, Any]:
+    return {"id": flavor.id, "name": flavor.name, "description": flavor.description,
+            "enabled": flavor.enabled, "flavor_profile_id": flavor.flavor_profile_id}
+
+
+def _flavor(session: Session, flavor_id: str) -> Flavor:
+    flavor = session.get(Flavor, flavor_id)
+    if flavor is None:
+        raise not_found(FLAVOR_KIND, flavor_id)
+    return flavor
+
+
+def _claim_name(session: Session, name: str, flavor_id: str) -> None:
+    """409 in Octavia's words when another flavor has ``name``."""
+    if session.scalar(select(exists().where(Flavor.name == name, Flavor.id != flavor_id))):
+        raise _name_taken(name)
+
+
+def _flush_named(session: Session, name: str) -> None:
+    # The unique constraint decides between concurrent writers.
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _name_taken(name) from None
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A flavor of {name} already exists.")
+
+
+@router.get("/flavors")
+def list_flavors(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.READ)
+    with svc.db.read() as session:
+        views = [flavor_view(f) for f in session.scalars(select(Flavor)).all()]
+    return list_response(request, "flavors", views)
+
+
+@router.get("/flavors/{flavor_id}")
+def show_flavor(flavor_id: str, request: Request, ctx: CallerDep,
+                svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.READ)
+    with svc.db.read() as session:
+        return show(request, "flavor", flavor_view(_flavor(session, flavor_id)))
+
+
+@router.post("/flavors", status_code=201)
+def create_flavor(body: FlavorCreateRequest, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.ADMIN)
+    req = body.flavor
+    with svc.db.write() as session:
+        if session.get(FlavorProfile, req.flavor_profile_id) is None:
+            raise invalid_option(f"{PROFILE_KIND} {req.flavor_profile_id} could not be found.")
+        flavor = Flavor(id=str(uuid.uuid4()), name=req.name, description=req.description,
+                        enabled=req.enabled, flavor_profile_id=req.flavor_profile_id)
+        _claim_name(session, flavor.name, flavor.id)
+        session.add(flavor)
+        _flush_named(session, flavor.name)
+        return {"flavor": flavor_view(flavor)}
+
+
+@router.put("/flavors/{flavor_id}")
+def update_flavor(flavor_id: str, body: FlavorUpdateRequest, ctx: CallerDep,
+                  svc: ServicesDep) -> dict[str, Any]:
+    authorize(ctx, Action.ADMIN)
+    changes = body.flavor.model_dump(exclude_unset=True)
+    _refuse_nulls(changes)
+    with svc.db.write() as session:
+        flavor = _flavor(session, flavor_id)
+        if "name" in changes:
+            _claim_name(session, changes["name"], flavor_id)
+        for name, value in changes.items():
+            setattr(flavor, name, value)
+        _flush_named(session, flavor.name)
+        return {"flavor": flavor_view(flavor)}
+
+
+@router.delete("/flavors/{flavor_id}", status_code=204)
+def delete_flavor(flavor_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
+    authorize(ctx, Action.ADMIN)
+    with svc.db.write() as session:
+        flavor = _flavor(session, flavor_id)
+        in_use = select(exists().where(
+            LoadBalancer.flavor_id == flavor_id,
+            LoadBalancer.provisioning_status != ProvisioningStatus.DELETED.value))
+        if session.scalar(in_use):
+            raise Conflict(f"{FLAVOR_KIND} {flavor_id} is in use and cannot be modified.")
+        session.delete(flavor)
+    return Response(status_code=204)

@@ -1,0 +1,117 @@
+"""Durable flows and the health manager, for real: ``kill -9`` of the load-balancer service
+in the middle of ``loadbalancer create`` and ``member create``, and an amphora that dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from lb_support import NET1, NET2, listener, member, pool, requests, wait_for
+
+from tests_support import Cloud
+
+pytestmark = [pytest.mark.cloud, pytest.mark.root]
+
+SERVICE = "loadbalancer-RegionOne"
+
+
+def _kill_service(cloud: Cloud) -> None:
+    os.kill(cloud.pid(SERVICE), signal.SIGKILL)
+
+
+def _amphorae(cloud: Cloud, lb_id: str) -> list[dict[str, Any]]:
+    amps: list[dict[str, Any]] = cloud.openstack("loadbalancer", "amphora", "list",
+                                                 "--loadbalancer", lb_id)
+    return amps
+
+
+def _ports_named(cloud: Cloud, fragment: str) -> list[dict[str, Any]]:
+    return [p for p in cloud.openstack("port", "list", "--long", region="CentralRegion")
+            if fragment in p["Name"]]
+
+
+@pytest.fixture(scope="module")
+def killed_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """lb-k9, whose create was cut by kill -9 of the service once its amphora was booting."""
+    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-k9", "--vip-subnet-id",
+                         spec["subnet1"]["id"])
+    # Cut the flow once it has started on the amphora (ports and server in flight).
+    wait_for(lambda: _amphorae(cloud, lb["id"]), 30, interval=0.2, what="an amphora row")
+    time.sleep(1.0)
+    _kill_service(cloud)
+    yield lb
+    cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb-k9")
+
+
+def test_kill_9_during_loadbalancer_create(cloud: Cloud, killed_lb: dict[str, Any]) -> None:
+    lb = _lb_active(cloud, "lb-k9")
+    amps = _amphorae(cloud, lb["id"])
+    assert [a["status"] for a in amps] == ["ALLOCATED"], amps
+    amp = amps[0]["id"]
+    # Nothing made twice: one management port, one VRRP port, one server.
+    assert len(_ports_named(cloud, f"octavia-lb-mgmt-{amp}")) == 1
+    assert len(_ports_named(cloud, f"octavia-lb-vrrp-{amp}")) == 1
+    servers = [s for s in cloud.openstack("server", "list", "--all-projects")
+               if s["Name"] == f"amphora-{amp}"]
+    assert len(servers) == 1
+
+
+def _lb_active(cloud: Cloud, name: str) -> dict[str, Any]:
+    """The load balancer once ACTIVE (a resumed flow waits out its job's lease first)."""
+    def active() -> dict[str, Any] | None:
+        lb: dict[str, Any] = cloud.openstack("loadbalancer", "show", name)
+        assert lb["provisioning_status"] != "ERROR", lb
+        return lb if lb["provisioning_status"] == "ACTIVE" else None
+    result: dict[str, Any] = wait_for(active, 180, what=f"{name} ACTIVE")
+    return result
+
+
+def test_kill_9_during_member_create_on_another_network(
+        cloud: Cloud, spec: dict[str, Any], killed_lb: dict[str, Any]) -> None:
+    _lb_active(cloud, "lb-k9")
+    listener(cloud, "k9-listener", "HTTP", 80, lb="lb-k9")
+    pool(cloud, "k9-pool", "k9-listener", "HTTP", "ROUND_ROBIN")
+    cloud.openstack("loadbalancer", "member", "create", "--name", "backend4", "--subnet-id",
+                    spec["subnet2"]["id"], "--address", spec["ips"]["backend4"],
+                    "--protocol-port", "80", "k9-pool")
+    time.sleep(0.5)  # the flow is creating and attaching the amphora's port on net2
+    _kill_service(cloud)
+    lb = _lb_active(cloud, "lb-k9")
+    answers = requests(cloud, NET1, f"http://{lb['vip_address']}/", 3)
+    assert answers == ["backend4"] * 3, answers
+    amp = _amphorae(cloud, lb["id"])[0]["id"]
+    net2 = cloud.openstack("network", "show", NET2, region="CentralRegion")["id"]
+    assert len(_ports_named(cloud, f"octavia-amp-{amp}-net-{net2}")) == 1
+
+
+def test_dead_amphora_is_replaced_and_serves_the_same_vip(
+        cloud: Cloud, spec: dict[str, Any], killed_lb: dict[str, Any]) -> None:
+    lb = _lb_active(cloud, "lb-k9")
+    if not cloud.openstack("loadbalancer", "member", "list", "k9-pool"):
+        member(cloud, "k9-pool", spec, "backend4")
+    old = _amphorae(cloud, lb["id"])[0]
+    server = cloud.openstack("server", "show", f"amphora-{old['id']}")
+    namespace = f"{cloud.prefix}i-{server['id'].replace('-', '')[:12]}"
+    pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
+                          check=True).stdout.split()
+    assert pids, f"nothing runs in {namespace}"
+    started = time.monotonic()
+    for pid in pids:  # everything in the amphora: its agent, HAProxy, init
+        os.kill(int(pid), signal.SIGKILL)
+
+    def replaced() -> list[dict[str, Any]] | None:
+        amps = [a for a in _amphorae(cloud, lb["id"]) if a["id"] != old["id"]]
+        return amps if amps and amps[0]["status"] == "ALLOCATED" else None
+    wait_for(replaced, 120, what="a replacement amphora")
+    lb = _lb_active(cloud, "lb-k9")
+    answers = requests(cloud, NET1, f"http://{lb['vip_address']}/", 3)
+    assert answers == ["backend4"] * 3, answers
+    elapsed = time.monotonic() - started
+    amps = _amphorae(cloud, lb["id"])
+    assert [a["id"] for a in amps if a["status"] != "DELETED"] != [old["id"]]
+    assert elapsed < 120
