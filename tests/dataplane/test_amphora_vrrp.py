@@ -84,11 +84,12 @@ class Pair:
     def holds_vip(self, amp: str) -> bool:
         return f"inet {VIP}/24" in sh("ip", "-n", self.ns(amp), "addr", "show", "eth1")
 
-    def configure(self, amp: str, peers: list[str], auth_pass: str = "tcltest1") -> str:
+    def configure(self, amp: str, peers: list[str], auth_pass: str = "tcltest1",
+                  priority: int | None = None) -> str:
         mgmt, vrrp_ip, mac = AMPS[amp]
         return self.client.configure_vrrp(
             mgmt, vip=VIP, prefixlen=24, mac=mac, vrrp_ip=vrrp_ip, peers=peers,
-            priority=PRIORITY[amp], vrid=51, advert_int=1, auth_pass=auth_pass)
+            priority=priority or PRIORITY[amp], vrid=51, advert_int=1, auth_pass=auth_pass)
 
 
 def _ip(*args: str) -> None:
@@ -104,7 +105,7 @@ def _build(prefix: str) -> None:
         _ip("-n", ns, "link", "add", name, "type", "bridge")
         _ip("-n", ns, "link", "set", name, "up")
     _ip("-n", ctl, "addr", "add", f"{CTL_IP}/24", "dev", "mgmt")
-    for n, (amp, (mgmt, vrrp_ip, mac)) in enumerate(AMPS.items()):
+    for n, (amp, (mgmt, _, _)) in enumerate(AMPS.items()):
         ns = prefix + amp
         _ip("-n", ctl, "link", "add", f"m{n}", "type", "veth", "peer", "name", "eth0",
             "netns", ns)
@@ -192,8 +193,8 @@ class Traffic:
     def succeeded_since(self, since: float) -> int:
         return sum(1 for start, _, ok in self.results if ok and start > since)
 
-    def report(self, what: str) -> tuple[int, float]:
-        """Failed requests and the outage: the longest time without a success."""
+    def report(self, what: str) -> float:
+        """Print the failed requests and the outage (the longest time without a success)."""
         failed = sum(1 for *_, ok in self.results if not ok)
         outage, last_ok = 0.0, self.results[0][0]
         for start, end, ok in self.results:
@@ -202,7 +203,7 @@ class Traffic:
                 last_ok = end
         print(f"\n{what}: {len(self.results)} requests, {failed} failed, "
               f"outage {outage:.2f} s")
-        return failed, outage
+        return outage
 
 
 def _kill(ns: str, only: bytes | None = None) -> list[int]:
@@ -264,6 +265,13 @@ def test_active_standby_pair_fails_over(pair: Pair) -> None:
     pair.start_agent("amp2")
     pair.wait_agent("amp2")
     assert pid_file.read_text() == keepalived_pid and pair.state("amp2") == before
+    # A changed configuration is a reload (SIGHUP) of the same keepalived.
+    assert pair.configure("amp2", [AMPS["amp1"][1]], priority=95) == "eth1"
+    assert "priority 95" in (pair.tmp / "amp2" / "keepalived.conf").read_text()
+    assert eventually(lambda: "Reload complete" in (
+        pair.tmp / "amp2" / "keepalived.log").read_text(errors="replace"), timeout=10)
+    assert pid_file.read_text() == keepalived_pid
+    assert eventually(lambda: _master(pair, amps) is not None, timeout=10)
 
     # (a) kill -9 the MASTER's HAProxy: its check fails, the BACKUP takes the VIP.
     master = _master(pair, amps)
@@ -277,8 +285,8 @@ def test_active_standby_pair_fails_over(pair: Pair) -> None:
                           and pair.state(master) == "FAULT", timeout=15)
         moved = time.monotonic()
         assert eventually(lambda: traffic.succeeded_since(moved + 1) > 20, timeout=15)
-    failed, outage = traffic.report("MASTER's HAProxy killed")
-    assert outage < 8
+    # Detection: two failed checks 1 s apart; then priority 0 makes the BACKUP take over.
+    assert traffic.report("MASTER's HAProxy killed") < 6
     assert all(ok for start, _, ok in traffic.results if start > moved + 1)
     assert pair.holds_vip(backup) and not pair.holds_vip(master)
 
@@ -298,8 +306,8 @@ def test_active_standby_pair_fails_over(pair: Pair) -> None:
         assert eventually(lambda: pair.state(backup) == "MASTER", timeout=15)
         moved = time.monotonic()
         assert eventually(lambda: traffic.succeeded_since(moved + 1) > 20, timeout=15)
-    failed, outage = traffic.report("MASTER amphora killed")
-    assert outage < 8
+    # Detection: no advertisement for 3 x advert_int + skew (3.6 s).
+    assert traffic.report("MASTER amphora killed") < 7
     assert all(ok for start, _, ok in traffic.results if start > moved + 1)
     assert pair.holds_vip(backup)
 

@@ -193,27 +193,28 @@ def _status_json(st: launcher.Status) -> dict[str, object]:
 
 def _print_holdings(st: launcher.Status) -> None:
     held = Table(title="Regions (as admin)", title_justify="left")
-    for col in ("region", "hosts (agent alive)", "servers", "networks", "subnets", "ports",
+    for col in ("region", "agents", "hosts", "servers", "networks", "subnets", "ports",
                 "shadow ports", "note"):
         held.add_column(col)
 
     def n(v: int | None) -> str:
         return "-" if v is None else str(v)
     for h in st.holdings:
-        hosts = ", ".join(f"{host} {'[green]✓[/]' if alive else '[red]✗[/]'}"
-                          for host, alive in h.hosts) or h.agents
-        held.add_row(h.region, hosts, n(h.servers), n(h.networks), n(h.subnets),
-                     n(h.ports), n(h.shadow_ports), escape(h.error))
+        hosts = " ".join(f"{escape(host.removeprefix(h.region + '-'))}"
+                         f"{'[green]✓[/]' if alive else '[red]✗[/]'}" for host, alive in h.hosts)
+        held.add_row(h.region, h.agents, hosts or "-", n(h.servers), n(h.networks),
+                     n(h.subnets), n(h.ports), n(h.shadow_ports), escape(h.error))
     out.print(held)
     amphorae = [(h.region, a) for h in st.holdings for a in h.amphorae]
     if amphorae:
-        amps = Table(title="Amphorae", title_justify="left")
+        amps = Table(title="Amphorae (ids shortened; --json has them whole)",
+                     title_justify="left")
         for col in ("region", "amphora", "load balancer", "role", "status", "host",
                     "management IP"):
             amps.add_column(col)
         for region, a in amphorae:
-            amps.add_row(region, a.id, a.loadbalancer_id or "-", a.role or "-", a.status,
-                         a.host or "-", a.lb_network_ip or "-")
+            amps.add_row(region, a.id[:8], a.loadbalancer_id[:8] or "-", a.role or "-",
+                         a.status, a.host or "-", a.lb_network_ip or "-")
         out.print(amps)
     if st.stretched:
         nets = Table(title="Stretched networks (bound ports in several regions)",

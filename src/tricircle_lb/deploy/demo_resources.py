@@ -168,8 +168,16 @@ def wait_active(lb: Api, lb_id: str, name: str) -> dict[str, Any]:
     return result
 
 
+def _child(lb: Api, collection: str, name: str, lb_id: str) -> dict[str, Any] | None:
+    """The listener or pool ``name`` of load balancer ``lb_id`` (they list theirs as
+    ``loadbalancers: [{id}]``)."""
+    return next((item for item in named(lb, f"{LB}/{collection}", collection, name)
+                 if any(ref.get("id") == lb_id for ref in item.get("loadbalancers", []))),
+                None)
+
+
 def ensure_listener(lb: Api, lb_obj: dict[str, Any], name: str, port: int) -> dict[str, Any]:
-    found = one(lb, f"{LB}/listeners", "listeners", name, loadbalancer_id=lb_obj["id"])
+    found = _child(lb, "listeners", name, lb_obj["id"])
     if found is None:
         found = lb.call("POST", f"{LB}/listeners", {"listener": {
             "name": name, "protocol": "HTTP", "protocol_port": port,
@@ -180,7 +188,7 @@ def ensure_listener(lb: Api, lb_obj: dict[str, Any], name: str, port: int) -> di
 
 def ensure_pool(lb: Api, lb_obj: dict[str, Any], listener: dict[str, Any],
                 name: str) -> dict[str, Any]:
-    found = one(lb, f"{LB}/pools", "pools", name, loadbalancer_id=lb_obj["id"])
+    found = _child(lb, "pools", name, lb_obj["id"])
     if found is None:
         found = lb.call("POST", f"{LB}/pools", {"pool": {
             "name": name, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",

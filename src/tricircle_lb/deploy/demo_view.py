@@ -19,6 +19,8 @@ from rich.table import Table
 
 from tricircle_lb.deploy.demo_traffic import Answer, Tally
 
+MAX_ROWS = 30  # seconds shown in the failover table (the latest)
+
 
 class DemoView:
     def __init__(self, console: Console, live: bool) -> None:
@@ -64,8 +66,8 @@ class DemoView:
 
 def answers_table(answers: list[Answer], regions: dict[str, str], vip: str) -> Table:
     """Per backend: its region and how many requests it answered (plus failures)."""
-    table = Table(title=f"Requests to the VIP {vip} from a probe on net1 (RegionOne)",
-                  title_justify="left")
+    table = Table(title=f"lb1: requests to the VIP {vip} from a probe on net1",
+                  title_justify="left", min_width=60)
     for column in ("backend", "region", "answers", "last"):
         table.add_column(column)
     counts = Counter(a.body for a in answers if a.ok)
@@ -82,11 +84,11 @@ def answers_table(answers: list[Answer], regions: dict[str, str], vip: str) -> T
 
 def failover_table(tally: Tally, killed_at: float | None, vip: str) -> Table:
     """Requests per second around the moment the MASTER amphora was killed."""
-    table = Table(title=f"lb2 {vip}: requests per second while the MASTER amphora dies",
-                  title_justify="left")
+    table = Table(title=f"lb2: requests per second to {vip} while its MASTER dies",
+                  title_justify="left", min_width=60)
     for column in ("second", "answered", "failed", ""):
         table.add_column(column, justify="right")
-    for second in sorted(tally.per_second)[-12:]:
+    for second in sorted(tally.per_second)[-MAX_ROWS:]:
         ok, failed = tally.per_second[second]
         mark = ("[bold red]MASTER killed[/]" if killed_at is not None
                 and int(killed_at) == second else "")

@@ -123,7 +123,7 @@ def parse_flavor_data(text: str, provider: str) -> tuple[str, dict[str, Any]]:
     a client error)."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         raise BadRequest(f"{text} is not a valid option for flavor_data") from None
     canonical = provider_name(provider)
     problem = _unsupported(data)

@@ -19,6 +19,8 @@ The amphora's ports, as Octavia's allowed-address-pairs model has them:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import logging
 import time
@@ -138,12 +140,8 @@ class AmphoraOps:
         amp.cached_zone = host
         self._wait_agent(str(amp.lb_network_ip))
         vrrp = self.network.get_port(amp.vrrp_port_id)
-        if holds_vip:
-            interface = self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
-                                            vrrp.mac_address)
-        else:
-            interface = self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
-                                            vrrp.mac_address, address=False)
+        interface = self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
+                                        vrrp.mac_address, address=holds_vip)
         self._save(amp.id, vrrp_interface=interface)
 
     def _placement(self, amphora_id: str, avoid: frozenset[str]) -> str | None:
@@ -170,7 +168,12 @@ class AmphoraOps:
                 mac=vrrp.mac_address, vrrp_ip=str(amp.vrrp_ip), peers=peers,
                 priority=MASTER_PRIORITY if amp.role == AmphoraRole.MASTER.value
                 else BACKUP_PRIORITY,
-                vrid=VRRP_ID, advert_int=1, auth_pass=lb_id.replace("-", "")[:8])
+                vrid=VRRP_ID, advert_int=1, auth_pass=self._vrrp_password(lb_id))
+
+    def _vrrp_password(self, lb_id: str) -> str:
+        """Per load balancer, unguessable without the deployment's key (keepalived: 8 chars)."""
+        key = self.hm.heartbeat_key.encode()
+        return hmac.new(key, lb_id.encode(), hashlib.sha256).hexdigest()[:8]
 
     def _agent_config(self, amphora_id: str) -> str:
         # Octavia's config drive carries amphora-agent.conf; our image reads user-data.

@@ -144,7 +144,9 @@ class FakeAmphora(AmphoraClient):
 
     def info(self, ip: str) -> Body:
         self._failures.check("info")
-        return {"hostname": f"amphora-at-{ip}", "api_version": "1.0"}
+        vrrp = self.vrrp.get(ip)
+        state = None if vrrp is None else "MASTER" if vrrp["priority"] == 100 else "BACKUP"
+        return {"hostname": f"amphora-at-{ip}", "api_version": "1.0", "vrrp_state": state}
 
     def plug_vip(self, ip: str, vip: str, prefixlen: int, mac: str,
                  address: bool = True) -> str:

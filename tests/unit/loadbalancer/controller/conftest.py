@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 # The harnesses this one builds on: networking's, then the load-balancer API tests'.
-_UNIT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(_UNIT / "networking"), str(_UNIT / "loadbalancer" / "api")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "networking"))
 
 from controller_testing import Rig, build_rig
 from lb_testing import LbCloud, build_lb_cloud

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from lb_testing import LbCloud
 from networking_testing import ok
@@ -34,6 +34,7 @@ from tricircle_lb.loadbalancer.drivers.network import NetworkDriver
 Body = dict[str, Any]
 HM_PORT = "octavia-health-manager-RegionOne-listen-port"
 LBS = "/v2/lbaas/loadbalancers"
+BACKOFF = 60.0
 
 
 class Crash(BaseException):
@@ -70,7 +71,8 @@ class Clock:
         self.offset = timedelta()
 
     def __call__(self) -> datetime:
-        return utcnow() + self.offset
+        now: datetime = utcnow()
+        return now + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
@@ -101,6 +103,12 @@ class Rig:
                          agent or self.agent)
         return Flows(self.state.db, ops)
 
+    def crashing(self, system: str, method: str, nth: int = 1) -> Flows:
+        """Flows whose ``system`` (network, compute or agent) dies after ``method`` #nth."""
+        targets = {"network": self.ops.network, "compute": self.compute, "agent": self.agent}
+        crash = CrashAfter(targets[system], method, nth)
+        return self.flows(**{system: cast(Any, crash)})
+
     def run(self, flows: Flows | None = None) -> int:
         """Run every job that is due now; how many runs there were."""
         worker = Worker(self.state.db, self.queue, (flows or self.flows()).handlers())
@@ -108,6 +116,10 @@ class Rig:
         while worker.run_once():
             count += 1
         return count
+
+    def later(self) -> None:
+        """Time passes beyond a retry's backoff: a job that failed is due again."""
+        self.clock.advance(BACKOFF + 1)
 
     def restart(self) -> None:
         """Time passes beyond a lease: a job a dead worker held is due again."""
@@ -212,7 +224,9 @@ def build_rig(cloud: LbCloud) -> Rig:
     calls: list[Call] = []
     compute, agent = FakeCompute(calls=calls), FakeAmphora(calls=calls)
     clock = Clock()
-    queue = JobQueue(models.Job, state.queue.config, clock=clock)
+    # Retries wait a minute of the test's clock, so they run only when a test says so.
+    queue = JobQueue(models.Job, replace(state.queue.config, backoff_base=BACKOFF,
+                                         backoff_max=BACKOFF), clock=clock)
     ops = AmphoraOps(state.db, cfg, state.hm_config, state.network, compute, agent)
     return Rig(cloud, compute, agent, calls, queue, clock, ops, *subnets)
 

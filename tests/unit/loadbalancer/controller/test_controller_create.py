@@ -5,7 +5,7 @@ making anything twice, retries what may pass, and reverts what will not."""
 from __future__ import annotations
 
 import pytest
-from controller_testing import Crash, CrashAfter, Rig
+from controller_testing import Crash, Rig
 
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraRefused, AmphoraUnreachable
 from tricircle_lb.loadbalancer.drivers.compute import ComputeUnavailable
@@ -43,10 +43,8 @@ CREATE_STEPS = [("network", "create_port", 1), ("network", "create_port", 2),
 @pytest.mark.parametrize(("system", "method", "nth"), CREATE_STEPS)
 def test_create_resumes_after_a_crash(rig: Rig, system: str, method: str, nth: int) -> None:
     lb = rig.create_lb()
-    targets = {"network": rig.ops.network, "compute": rig.compute, "agent": rig.agent}
-    crashing = rig.flows(**{system: CrashAfter(targets[system], method, nth)})
     with pytest.raises(Crash):
-        rig.run(crashing)
+        rig.run(rig.crashing(system, method, nth))
     assert rig.show(lb["id"])["provisioning_status"] == "PENDING_CREATE"
     assert rig.run() == 0  # the dead worker's lease still holds the job
     rig.restart()
@@ -70,11 +68,11 @@ def test_transient_failure_is_retried(rig: Rig) -> None:
     assert (job.status, job.attempts) == ("NEW", 1)
     assert "unreachable" in str(job.last_error)
     assert rig.show(lb["id"])["provisioning_status"] == "PENDING_CREATE"
-    rig.clock.advance(1)  # the backoff
+    rig.later()
     assert rig.run() == 1
     [job] = rig.jobs()
     assert (job.status, job.attempts) == ("NEW", 2)
-    rig.clock.advance(1)
+    rig.later()
     assert rig.run() == 1
     assert rig.show(lb["id"])["provisioning_status"] == "ACTIVE"
     assert len(rig.compute.servers) == 1 and set(rig.port_names().values()) == {1}
@@ -117,7 +115,7 @@ def test_last_attempt_of_a_transient_failure_ends_in_error(rig: Rig) -> None:
     rig.agent.fail_on("put_config", AmphoraUnreachable("timed out"), times=attempts)
     for _ in range(attempts):
         assert rig.run() == 1
-        rig.clock.advance(1)
+        rig.later()
     assert_reverted(rig, lb["id"])
 
 

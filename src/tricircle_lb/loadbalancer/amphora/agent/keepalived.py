@@ -104,8 +104,9 @@ class VrrpConfig:
         if not isinstance(self.peers, tuple) or not 1 <= len(self.peers) <= MAX_PEERS:
             raise InvalidVrrp(f"peers must list 1 to {MAX_PEERS} addresses")
         peers = [_ip(p, "peers") for p in self.peers]
-        if any(p.version != own.version for p in peers):
-            raise InvalidVrrp("peers must be of the address family of vrrp_ip")
+        # The VRRP port is on the VIP's subnet: one address family for all.
+        if any(p.version != vip.version for p in (own, *peers)):
+            raise InvalidVrrp("vip, vrrp_ip and peers must be of one address family")
         if own in peers or vip in (own, *peers) or len(set(peers)) != len(peers):
             raise InvalidVrrp("vip, vrrp_ip and peers must be distinct addresses")
         # Normalised text: what keepalived.conf holds is exactly what was checked.
@@ -116,10 +117,6 @@ class VrrpConfig:
     @property
     def ipv6(self) -> bool:
         return ipaddress.ip_address(self.vrrp_ip).version == 6
-
-    @property
-    def vip_in_vrrp_family(self) -> bool:
-        return ipaddress.ip_address(self.vip).version == ipaddress.ip_address(self.vrrp_ip).version
 
 
 @cache

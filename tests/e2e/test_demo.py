@@ -1,0 +1,125 @@
+"""Issue 5's demo acceptance: ``tricircle-lb demo`` runs to the end and all four backends
+answer; ``demo --cleanup`` removes what it made; a second run works; ``status --json``
+shows hosts, amphorae and stretched networks.
+
+The demo uses the spec's names (net1, backend1 …, lb1), which the session
+deployment's load-balancing tests also use, so it runs on a private
+deployment of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests_support import TRICIRCLE_LB, Cloud, clean_env, start_cloud, stop_cloud
+
+pytestmark = [pytest.mark.cloud, pytest.mark.root, pytest.mark.slow]
+
+BACKENDS = {"backend1": "RegionOne", "backend2": "RegionOne", "backend3": "RegionTwo",
+            "backend4": "RegionTwo"}
+DEMO_TIMEOUT = 900
+
+
+@pytest.fixture(scope="module")
+def demo_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    cloud = start_cloud(tmp_path_factory.mktemp("demo"))
+    try:
+        yield cloud
+    finally:
+        stop_cloud(cloud)
+
+
+def run_demo(cloud: Cloud, *extra: str) -> dict[str, Any]:
+    result = cloud.cli("demo", "--non-interactive", "--json", "--failover-seconds", "8",
+                       *extra, timeout=DEMO_TIMEOUT)
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+def names(cloud: Cloud, *args: str, region: str = "RegionOne") -> set[str]:
+    return {row["Name"] for row in cloud.openstack(*args, region=region)}
+
+
+def lb_names(cloud: Cloud) -> set[str]:
+    return {row["name"] for row in cloud.openstack("loadbalancer", "list")}
+
+
+def assert_core(summary: dict[str, Any]) -> None:
+    assert summary["ok"], summary
+    assert summary["regions"] == BACKENDS
+    assert set(summary["answers"]) == set(BACKENDS), summary
+    assert sum(summary["answers"].values()) == 8  # --requests default, all answered
+    assert summary["ha"]["status"] in ("ok", "failed", "skipped"), summary
+
+
+def test_demo_runs_cleans_up_and_runs_again(demo_cloud: Cloud) -> None:
+    cloud = demo_cloud
+    first = run_demo(cloud)
+    assert_core(first)
+    assert {"lb1"} <= lb_names(cloud)
+    vip = first["vip"]
+    answers = cloud.exec("RegionOne", "curl", "-s", "--max-time", "3", f"http://{vip}/",
+                         network="net1")
+    assert answers.stdout.strip() in BACKENDS, answers
+
+    # Run again on top of what is there: everything is reused, nothing duplicated.
+    again = run_demo(cloud)
+    assert_core(again)
+    assert again["vip"] == vip
+    assert sorted(r["name"] for r in cloud.openstack("loadbalancer", "list")
+                  if r["name"] == "lb1") == ["lb1"]
+
+    cleaned = cloud.cli("demo", "--cleanup", timeout=DEMO_TIMEOUT).stdout
+    assert "deleted load balancer lb1" in cleaned
+    assert not lb_names(cloud) & {"lb1", "lb2"}
+    assert not names(cloud, "server", "list") & set(BACKENDS)
+    assert not names(cloud, "server", "list", region="RegionTwo") & set(BACKENDS)
+    assert not names(cloud, "network", "list", region="CentralRegion") & {"net1", "net2"}
+    assert "nothing to remove" in cloud.cli("demo", "--cleanup").stdout
+
+    # After a cleanup the demo recreates everything.
+    assert_core(run_demo(cloud, "--requests", "8"))
+
+
+def test_status_json_shows_hosts_amphorae_and_stretched_networks(
+        demo_cloud: Cloud) -> None:
+    if not lb_names(demo_cloud) & {"lb1"}:
+        assert_core(run_demo(demo_cloud))
+    status = json.loads(demo_cloud.cli("status", "--json").stdout)
+    regions = {r["region"]: r for r in status["regions"]}
+    one = regions["RegionOne"]
+    assert [h["host"] for h in one["hosts"]] == [
+        "RegionOne-controller", "RegionOne-host1", "RegionOne-host2"]
+    assert all(h["agent_alive"] for h in one["hosts"])
+    lb1 = demo_cloud.openstack("loadbalancer", "show", "lb1")
+    amphorae = [a for a in one["amphorae"] if a["loadbalancer_id"] == lb1["id"]]
+    assert len(amphorae) == 1
+    assert amphorae[0]["role"] == "STANDALONE" and amphorae[0]["status"] == "ALLOCATED"
+    assert amphorae[0]["host"].startswith("RegionOne-")
+    assert amphorae[0]["lb_network_ip"].startswith("192.168.10.")
+    # net1 has backends in both regions; net2 (RegionTwo) reached RegionOne through the
+    # amphora's port (Fig. 2). Each region holds shadow ports of the other's.
+    stretched = {n["name"]: n for n in status["stretched_networks"]}
+    assert set(stretched) >= {"net1", "net2"}
+    for name in ("net1", "net2"):
+        assert stretched[name]["regions"] == ["RegionOne", "RegionTwo"]
+        assert all(count >= 1 for count in stretched[name]["shadow_ports"].values())
+    per_region = {n["name"] for n in regions["RegionTwo"]["stretched_networks"]}
+    assert per_region >= {"net1", "net2"}
+
+
+def test_demo_refuses_without_a_deployment(tmp_path: Path,
+                                           topology_writer: Callable[..., Any]) -> None:
+    config = tmp_path / "topology.ini"
+    topology_writer(config, tmp_path / "state", 2)
+    result = subprocess.run([TRICIRCLE_LB, "demo", "--config", str(config), "--state-dir",
+                             str(tmp_path / "state")], capture_output=True, text=True,
+                            env=clean_env(), timeout=60, check=False)
+    assert result.returncode == 1
+    assert "tricircle-lb up" in result.stderr
