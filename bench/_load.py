@@ -78,11 +78,12 @@ def ping(namespace: str, address: str) -> bool:
 
 
 class Watcher:
-    """A curl loop in the probe (new connection per request, 1 s timeout), each answer
-    stamped with the wall clock, so ``wait_for`` skips what was queued before ``since``."""
+    """A curl loop in the probe (new connection per request, 2 s timeout, as wrk's), each
+    answer stamped with the wall clock, so ``wait_for`` skips what was queued before
+    ``since``. A request curl gives up on reads ``FAIL:<curl exit code>``."""
 
     def __init__(self, namespace: str, url: str) -> None:
-        script = (f'while :; do b=$(curl -s -m1 "{url}") || b="FAIL"; '
+        script = (f'while :; do b=$(curl -s -m2 "{url}") || b="FAIL:$?"; '
                   'echo "$(date +%s.%N) $b"; done')
         self.proc = subprocess.Popen(["ip", "netns", "exec", namespace, "sh", "-c", script],
                                      stdout=subprocess.PIPE, text=True,

@@ -15,6 +15,7 @@ no member, such as HAProxy's 503 page).
 from __future__ import annotations
 
 import argparse
+import collections
 import threading
 import time
 
@@ -28,20 +29,26 @@ CHANGING = "remote1"
 
 
 class CurlCounter(threading.Thread):
-    """Reads the watcher's answers: how many, and how many not from a member."""
+    """Reads the watcher's answers: how many, and the failures by kind (a curl exit
+    code, or the first line of a body that is no member's name)."""
 
     def __init__(self, watcher: Watcher) -> None:
         super().__init__(daemon=True)
         self.watcher = watcher
         self.total = 0
-        self.failed = 0
+        self.failures: collections.Counter[str] = collections.Counter()
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
 
     def run(self) -> None:
         assert self.watcher.proc.stdout is not None
         for line in self.watcher.proc.stdout:
             self.total += 1
-            if line.strip().partition(" ")[2] not in (*STABLE, CHANGING):
-                self.failed += 1
+            answer = line.strip().partition(" ")[2]
+            if answer not in (*STABLE, CHANGING):
+                self.failures[answer[:40]] += 1
 
 
 class WrkLoad(threading.Thread):
@@ -99,10 +106,11 @@ def main() -> None:
     requests = sum(r.requests for r in load.results)
     rows = [["wrk, keep-alive", str(requests), str(sum(r.non_2xx for r in load.results)),
              str(sum(r.socket_errors for r in load.results))],
-            ["curl loop, new connection each", str(curl.total), str(curl.failed), "-"]]
+            ["curl loop, new connection each", str(curl.total), str(curl.failed),
+             ", ".join(f"{kind} ×{n}" for kind, n in curl.failures.items()) or "-"]]
     table(f"{args.changes} member changes (create/delete, each to ACTIVE) in "
           f"{elapsed:.0f} s under load ({context})",
-          ["load", "requests", "failed (non-2xx / no member)", "socket errors"], rows)
+          ["load", "requests", "failed", "socket errors / kinds"], rows)
 
 
 if __name__ == "__main__":

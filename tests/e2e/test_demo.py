@@ -2,9 +2,9 @@
 answer; ``demo --cleanup`` removes what it made; a second run works; ``status --json``
 shows hosts, amphorae and stretched networks.
 
-The demo uses the spec's names (net1, backend1 …, lb1), which the session
-deployment's load-balancing tests also use, so it runs on a private
-deployment of its own.
+It runs on the session deployment before the load-balancing tests (file
+order) and removes what it made at the end, so the spec's names it uses
+(net1, backend1 …, lb1) are free again for them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests_support import TRICIRCLE_LB, Cloud, clean_env, start_cloud, stop_cloud
+from tests_support import TRICIRCLE_LB, Cloud, clean_env
 
 pytestmark = [pytest.mark.cloud, pytest.mark.root, pytest.mark.slow]
 
@@ -27,12 +27,18 @@ DEMO_TIMEOUT = 900
 
 
 @pytest.fixture(scope="module")
-def demo_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    cloud = start_cloud(tmp_path_factory.mktemp("demo"))
+def demo_cloud(cloud: Cloud) -> Iterator[Cloud]:
     try:
         yield cloud
     finally:
-        stop_cloud(cloud)
+        cloud.cli("demo", "--cleanup", check=False, timeout=DEMO_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def first_run(demo_cloud: Cloud) -> dict[str, Any]:
+    summary = run_demo(demo_cloud)
+    assert_core(summary)
+    return summary
 
 
 def run_demo(cloud: Cloud, *extra: str) -> dict[str, Any]:
@@ -58,39 +64,16 @@ def assert_core(summary: dict[str, Any]) -> None:
     assert summary["ha"]["status"] in ("ok", "failed", "skipped"), summary
 
 
-def test_demo_runs_cleans_up_and_runs_again(demo_cloud: Cloud) -> None:
-    cloud = demo_cloud
-    first = run_demo(cloud)
-    assert_core(first)
-    assert {"lb1"} <= lb_names(cloud)
-    vip = first["vip"]
-    answers = cloud.exec("RegionOne", "curl", "-s", "--max-time", "3", f"http://{vip}/",
-                         network="net1")
+def test_demo_runs_to_the_end_and_every_backend_answers(
+        demo_cloud: Cloud, first_run: dict[str, Any]) -> None:
+    assert {"lb1"} <= lb_names(demo_cloud)
+    answers = demo_cloud.exec("RegionOne", "curl", "-s", "--max-time", "3",
+                              f"http://{first_run['vip']}/", network="net1")
     assert answers.stdout.strip() in BACKENDS, answers
-
-    # Run again on top of what is there: everything is reused, nothing duplicated.
-    again = run_demo(cloud)
-    assert_core(again)
-    assert again["vip"] == vip
-    assert sorted(r["name"] for r in cloud.openstack("loadbalancer", "list")
-                  if r["name"] == "lb1") == ["lb1"]
-
-    cleaned = cloud.cli("demo", "--cleanup", timeout=DEMO_TIMEOUT).stdout
-    assert "deleted load balancer lb1" in cleaned
-    assert not lb_names(cloud) & {"lb1", "lb2"}
-    assert not names(cloud, "server", "list") & set(BACKENDS)
-    assert not names(cloud, "server", "list", region="RegionTwo") & set(BACKENDS)
-    assert not names(cloud, "network", "list", region="CentralRegion") & {"net1", "net2"}
-    assert "nothing to remove" in cloud.cli("demo", "--cleanup").stdout
-
-    # After a cleanup the demo recreates everything.
-    assert_core(run_demo(cloud, "--requests", "8"))
 
 
 def test_status_json_shows_hosts_amphorae_and_stretched_networks(
-        demo_cloud: Cloud) -> None:
-    if not lb_names(demo_cloud) & {"lb1"}:
-        assert_core(run_demo(demo_cloud))
+        demo_cloud: Cloud, first_run: dict[str, Any]) -> None:
     status = json.loads(demo_cloud.cli("status", "--json").stdout)
     regions = {r["region"]: r for r in status["regions"]}
     one = regions["RegionOne"]
@@ -112,6 +95,23 @@ def test_status_json_shows_hosts_amphorae_and_stretched_networks(
         assert all(count >= 1 for count in stretched[name]["shadow_ports"].values())
     per_region = {n["name"] for n in regions["RegionTwo"]["stretched_networks"]}
     assert per_region >= {"net1", "net2"}
+
+
+def test_second_run_reuses_and_cleanup_removes_everything(
+        demo_cloud: Cloud, first_run: dict[str, Any]) -> None:
+    cloud = demo_cloud
+    again = run_demo(cloud)
+    assert_core(again)
+    assert again["vip"] == first_run["vip"]
+    assert [r["name"] for r in cloud.openstack("loadbalancer", "list")].count("lb1") == 1
+
+    cleaned = cloud.cli("demo", "--cleanup", timeout=DEMO_TIMEOUT).stdout
+    assert "deleted load balancer lb1" in cleaned
+    assert not lb_names(cloud) & {"lb1", "lb2"}
+    assert not names(cloud, "server", "list") & set(BACKENDS)
+    assert not names(cloud, "server", "list", region="RegionTwo") & set(BACKENDS)
+    assert not names(cloud, "network", "list", region="CentralRegion") & {"net1", "net2"}
+    assert "nothing to remove" in cloud.cli("demo", "--cleanup").stdout
 
 
 def test_demo_refuses_without_a_deployment(tmp_path: Path,
