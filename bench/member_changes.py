@@ -107,7 +107,7 @@ def main() -> None:
     rows = [["wrk, keep-alive", str(requests), str(sum(r.non_2xx for r in load.results)),
              str(sum(r.socket_errors for r in load.results))],
             ["curl loop, new connection each", str(curl.total), str(curl.failed),
-             ", ".join(f"{kind} ×{n}" for kind, n in curl.failures.items()) or "-"]]
+             ", ".join(f"{kind}: {n}" for kind, n in curl.failures.items()) or "-"]]
     table(f"{args.changes} member changes (create/delete, each to ACTIVE) in "
           f"{elapsed:.0f} s under load ({context})",
           ["load", "requests", "failed", "socket errors / kinds"], rows)

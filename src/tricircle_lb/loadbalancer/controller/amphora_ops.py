@@ -49,6 +49,7 @@ class Vip:
     prefixlen: int
     network_id: str
     subnet_id: str
+    port_id: str  # the VIP port at central (Octavia's ha_port_id)
 
 
 def mgmt_port_name(amphora_id: str) -> str:
@@ -77,7 +78,8 @@ class AmphoraOps:
     def vip(self, lb: LoadBalancer) -> Vip:
         subnet = self.network.get_subnet(str(lb.vip_subnet_id))
         prefix = ipaddress.ip_network(subnet.cidr).prefixlen
-        return Vip(str(lb.vip_address), prefix, subnet.network_id, subnet.id)
+        return Vip(str(lb.vip_address), prefix, subnet.network_id, subnet.id,
+                   str(lb.vip_port_id or ""))
 
     def _mgmt_network_id(self) -> str:
         net = self.network.find_network(self.cfg.mgmt_network_name)
@@ -123,7 +125,8 @@ class AmphoraOps:
             port = self.network.create_port(name=vrrp_port_name(amp.id), project_id="",
                                             network_id=vip.network_id, subnet_id=vip.subnet_id,
                                             allowed_address_pairs=(vip.address,))
-            self._save(amp.id, vrrp_port_id=port.id, vrrp_ip=port.ip_address, ha_ip=vip.address)
+            self._save(amp.id, vrrp_port_id=port.id, vrrp_ip=port.ip_address, ha_ip=vip.address,
+                       ha_port_id=vip.port_id or None)
             amp.vrrp_port_id, amp.vrrp_ip = port.id, port.ip_address
         if not amp.compute_id:
             image = self.compute.find_image(self.cfg.amp_image_name)

@@ -1,0 +1,177 @@
+"""Issue 5's acceptance: ACTIVE_STANDBY under load (MASTER's HAProxy killed, then the
+MASTER's namespace deleted), the pair made whole again by the health manager, and every
+service and agent killed with -9 while a load balancer serves."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lb_support import NET1, listener, member, pool, requests, wait_for
+
+from tests_support import TRICIRCLE_LB, Cloud, clean_env
+
+pytestmark = [pytest.mark.cloud, pytest.mark.root]
+
+
+class Load:
+    """A bounded request loop from a probe on net1: one ``<time> <answer>`` line each."""
+
+    def __init__(self, cloud: Cloud, url: str, seconds: int) -> None:
+        script = (f'end=$(( $(date +%s) + {seconds} )); '
+                  'while [ "$(date +%s)" -lt "$end" ]; do '
+                  f'out=$(curl -s --max-time 1 "{url}") || out=FAIL; '
+                  'echo "$(date +%s.%N) $out"; sleep 0.05; done')
+        self.proc = subprocess.Popen(
+            [TRICIRCLE_LB, "exec", "--region", "RegionOne", "--network", NET1, "--keep-probe",
+             "--config", str(cloud.config), "--state-dir", str(cloud.state_dir), "--",
+             "sh", "-c", script],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
+            stdin=subprocess.DEVNULL)
+
+    def result(self) -> tuple[list[tuple[float, str]], float]:
+        """Every (time, answer) and the longest stretch without an answer (seconds)."""
+        out, err = self.proc.communicate(timeout=300)
+        lines = [(float(t), a) for t, _, a in
+                 (line.partition(" ") for line in out.splitlines() if line.strip())]
+        assert lines, err
+        ok = [t for t, a in lines if a != "FAIL"]
+        gaps = [b - a for a, b in itertools.pairwise(ok)]
+        return lines, max(gaps, default=0.0)
+
+
+def _amphorae(cloud: Cloud, lb_id: str) -> list[dict[str, Any]]:
+    return [a for a in cloud.openstack("loadbalancer", "amphora", "list", "--loadbalancer",
+                                       lb_id) if a["status"] != "DELETED"]
+
+
+def _namespace(cloud: Cloud, amphora_id: str) -> str:
+    server = cloud.openstack("server", "show", f"amphora-{amphora_id}")
+    return f"{cloud.prefix}i-{server['id'].replace('-', '')[:12]}"
+
+
+def _vip_holder(cloud: Cloud, lb: dict[str, Any]) -> str:
+    """The namespace of the amphora that holds the VIP now (keepalived's MASTER)."""
+    def holder() -> str | None:
+        for amp in _amphorae(cloud, lb["id"]):
+            ns = _namespace(cloud, amp["id"])
+            addrs = subprocess.run(["ip", "-n", ns, "-o", "addr"], capture_output=True,
+                                   text=True, check=False).stdout
+            if f" {lb['vip_address']}/" in addrs:
+                return ns
+        return None
+    found: str = wait_for(holder, 30, what="an amphora holding the VIP")
+    return found
+
+
+def _pids(namespace: str, name: str | None = None) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
+                         check=False).stdout.split()
+    pids = [int(p) for p in out]
+    if name is None:
+        return pids
+    return [p for p in pids if _comm(p) == name]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _whole_pair(cloud: Cloud, lb_id: str) -> bool:
+    amps = _amphorae(cloud, lb_id)
+    lb = cloud.openstack("loadbalancer", "show", lb_id)
+    return (lb["provisioning_status"] == "ACTIVE"
+            and sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
+            and all(a["status"] == "ALLOCATED" for a in amps))
+
+
+@pytest.fixture(scope="module")
+def ha_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    cloud.openstack("loadbalancer", "flavorprofile", "create", "--name", "ha-profile",
+                    "--provider", "amphora", "--flavor-data",
+                    json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}))
+    cloud.openstack("loadbalancer", "flavor", "create", "--name", "ha", "--flavorprofile",
+                    "ha-profile", "--enable")
+    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-ha", "--vip-subnet-id",
+                         spec["subnet1"]["id"], "--flavor", "ha", "--wait")
+    listener(cloud, "ha-listener", "HTTP", 80, lb="lb-ha")
+    pool(cloud, "ha-pool", "ha-listener", "HTTP", "ROUND_ROBIN")
+    for backend in ("backend1", "backend3"):
+        member(cloud, "ha-pool", spec, backend)
+    yield lb
+    cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb-ha")
+
+
+def test_active_standby_pair_on_two_hosts(cloud: Cloud, ha_lb: dict[str, Any]) -> None:
+    amps = _amphorae(cloud, ha_lb["id"])
+    assert sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
+    hosts = {cloud.openstack("server", "show", f"amphora-{a['id']}")["OS-EXT-SRV-ATTR:host"]
+             for a in amps}
+    assert len(hosts) == 2, hosts
+    answers = requests(cloud, NET1, f"http://{ha_lb['vip_address']}/", 4)
+    assert set(answers) == {"backend1", "backend3"}, answers
+
+
+def test_master_haproxy_killed_then_master_namespace_deleted(
+        cloud: Cloud, ha_lb: dict[str, Any]) -> None:
+    url = f"http://{ha_lb['vip_address']}/"
+    requests(cloud, NET1, url, 1)  # the probe exists before the loop starts
+    load = Load(cloud, url, 40)
+    time.sleep(5)
+    first = _vip_holder(cloud, ha_lb)
+    _kill(_pids(first, "haproxy"))
+    time.sleep(12)
+    second = _vip_holder(cloud, ha_lb)
+    assert second != first
+    _kill(_pids(second))
+    subprocess.run(["ip", "netns", "delete", second], check=False)
+    lines, outage = load.result()
+    failed = sum(1 for _, a in lines if a == "FAIL")
+    print(f"\nACTIVE_STANDBY: {len(lines)} requests, {failed} failed, "
+          f"longest outage {outage:.2f}s")
+    assert lines[-1][1] != "FAIL", lines[-5:]
+    assert outage < 15, outage
+    wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
+             what="the pair whole again")
+    answers = requests(cloud, NET1, url, 4)
+    assert set(answers) == {"backend1", "backend3"}, answers
+
+
+def test_kill_9_of_every_service_and_agent_while_serving(
+        cloud: Cloud, spec: dict[str, Any], http_pool: dict[str, Any]) -> None:
+    url = f"http://{spec['lb']['vip_address']}/"
+    requests(cloud, NET1, url, 1)
+    load = Load(cloud, url, 30)
+    time.sleep(3)
+    status = json.loads(cloud.cli("status", "--json").stdout)
+    names = [s["name"] for s in status["services"]]
+    for name in names:
+        _kill([cloud.pid(name)])
+    lines, outage = load.result()
+    failed = sum(1 for _, a in lines if a == "FAIL")
+    assert failed == 0, (failed, outage)
+
+    def settled() -> bool:
+        lbs = cloud.openstack("loadbalancer", "list")
+        return bool(lbs) and all(lb["provisioning_status"] == "ACTIVE" for lb in lbs)
+    wait_for(settled, 120, interval=2, what="every load balancer ACTIVE after the restarts")
+    for lb in cloud.openstack("loadbalancer", "list"):
+        assert lb["operating_status"] != "ERROR", lb
