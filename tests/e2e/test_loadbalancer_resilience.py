@@ -103,6 +103,7 @@ def test_dead_amphora_is_replaced_and_serves_the_same_vip(
     started = time.monotonic()
     for pid in pids:  # everything in the amphora: its agent, HAProxy, init
         os.kill(int(pid), signal.SIGKILL)
+    subprocess.run(["ip", "netns", "delete", namespace], check=True)
 
     def replaced() -> list[dict[str, Any]] | None:
         amps = [a for a in _amphorae(cloud, lb["id"]) if a["id"] != old["id"]]
@@ -112,6 +113,8 @@ def test_dead_amphora_is_replaced_and_serves_the_same_vip(
     answers = requests(cloud, NET1, f"http://{lb['vip_address']}/", 3)
     assert answers == ["backend4"] * 3, answers
     elapsed = time.monotonic() - started
-    amps = _amphorae(cloud, lb["id"])
-    assert [a["id"] for a in amps if a["status"] != "DELETED"] != [old["id"]]
     assert elapsed < 120
+    wait_for(lambda: cloud.openstack("loadbalancer", "show", "lb-k9")["operating_status"]
+             == "ONLINE", 30, what="lb-k9 ONLINE")
+    amps = [a for a in _amphorae(cloud, lb["id"]) if a["status"] != "DELETED"]
+    assert [a["status"] for a in amps] == ["ALLOCATED"] and amps[0]["id"] != old["id"]
