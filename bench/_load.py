@@ -8,6 +8,7 @@ never the root namespace's routes.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import resource
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 CONSOLE = Console()
-_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,10 @@ class WrkResult:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * _UNIT[unit]
+    """wrk's latency (``812.00us``, ``1.20ms``, ``2.00s``, ``1.00m``); NaN when wrk has
+    none to show (``-nanus`` after a run where nothing completed)."""
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    return float(found.group(1)) * _UNIT[found.group(2)] if found else math.nan
 
 
 def parse_wrk(out: str) -> WrkResult:

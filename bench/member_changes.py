@@ -60,12 +60,16 @@ class WrkLoad(threading.Thread):
         self.connections = connections
         self.stop = threading.Event()
         self.results: list[WrkResult] = []
+        self.error: Exception | None = None
 
     def run(self) -> None:
         namespace, url, seconds = self.args
-        while not self.stop.is_set():
-            self.results.append(wrk(namespace, url, seconds, threads=1,
-                                    connections=self.connections))
+        try:
+            while not self.stop.is_set():
+                self.results.append(wrk(namespace, url, seconds, threads=1,
+                                        connections=self.connections))
+        except Exception as exc:  # reported by main: a figure without load is no figure
+            self.error = exc
 
 
 def main() -> None:
@@ -95,9 +99,12 @@ def main() -> None:
                     member = ""
                 else:
                     member = api.add_member(sc.lb_id, pool, sc.subnet1, sc.ips[CHANGING])
+                if load.error:
+                    raise RuntimeError(f"the wrk load stopped: {load.error}")
                 if (change + 1) % 10 == 0:
                     print(f"{change + 1}/{args.changes} changes; curl {curl.failed} failed of "
-                          f"{curl.total}", flush=True)
+                          f"{curl.total}; wrk {sum(r.failed for r in load.results)} failed of "
+                          f"{sum(r.requests for r in load.results)}", flush=True)
         finally:
             elapsed = time.monotonic() - start
             load.stop.set()
