@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -128,3 +129,23 @@ def member(cloud: Cloud, pool: str, spec: dict[str, Any], backend: str, *extra: 
         "--address", spec["ips"][backend], "--protocol-port", str(port), *extra, "--wait",
         pool)
     return made
+
+
+def amphora_namespace(cloud: Cloud, amphora_id: str) -> str:
+    """The namespace of an amphora (its server lives in the service's project)."""
+    server_id = str(cloud.openstack("loadbalancer", "amphora", "show",
+                                    amphora_id)["compute_id"])
+    return f"{cloud.prefix}i-{server_id.replace('-', '')[:12]}"
+
+
+def lb_active(cloud: Cloud, name: str, timeout: float = 180.0) -> dict[str, Any]:
+    """The load balancer once ACTIVE; tolerates the service being restarted meanwhile."""
+    def active() -> dict[str, Any] | None:
+        shown = cloud.openstack_raw("loadbalancer", "show", name, "-f", "json")
+        if shown.returncode != 0:
+            return None  # the service is coming back after a kill -9
+        lb: dict[str, Any] = json.loads(shown.stdout)
+        assert lb["provisioning_status"] != "ERROR", lb
+        return lb if lb["provisioning_status"] == "ACTIVE" else None
+    result: dict[str, Any] = wait_for(active, timeout, what=f"{name} ACTIVE")
+    return result

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lb_support import NET1, listener, member, pool, requests, wait_for
+from lb_support import NET1, amphora_namespace, listener, member, pool, requests, wait_for
 
 from tests_support import TRICIRCLE_LB, Cloud, clean_env
 
@@ -55,8 +55,7 @@ def _amphorae(cloud: Cloud, lb_id: str) -> list[dict[str, Any]]:
 
 
 def _namespace(cloud: Cloud, amphora_id: str) -> str:
-    server = cloud.openstack("server", "show", f"amphora-{amphora_id}")
-    return f"{cloud.prefix}i-{server['id'].replace('-', '')[:12]}"
+    return amphora_namespace(cloud, amphora_id)
 
 
 def _vip_holder(cloud: Cloud, lb: dict[str, Any]) -> str:
@@ -123,8 +122,9 @@ def ha_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def test_active_standby_pair_on_two_hosts(cloud: Cloud, ha_lb: dict[str, Any]) -> None:
     amps = _amphorae(cloud, ha_lb["id"])
     assert sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
-    hosts = {cloud.openstack("server", "show", f"amphora-{a['id']}")["OS-EXT-SRV-ATTR:host"]
-             for a in amps}
+    hosts = {cloud.openstack("server", "show", cloud.openstack(
+        "loadbalancer", "amphora", "show", a["id"])["compute_id"])["OS-EXT-SRV-ATTR:host"]
+        for a in amps}
     assert len(hosts) == 2, hosts
     answers = requests(cloud, NET1, f"http://{ha_lb['vip_address']}/", 4)
     assert set(answers) == {"backend1", "backend3"}, answers
@@ -170,7 +170,10 @@ def test_kill_9_of_every_service_and_agent_while_serving(
     assert failed == 0, (failed, outage)
 
     def settled() -> bool:
-        lbs = cloud.openstack("loadbalancer", "list")
+        try:
+            lbs = cloud.openstack("loadbalancer", "list")
+        except AssertionError:  # a service is still coming back
+            return False
         return bool(lbs) and all(lb["provisioning_status"] == "ACTIVE" for lb in lbs)
     wait_for(settled, 120, interval=2, what="every load balancer ACTIVE after the restarts")
     for lb in cloud.openstack("loadbalancer", "list"):

@@ -15,7 +15,16 @@ import subprocess
 from typing import Any
 
 import pytest
-from lb_support import BACKENDS, NET1, NET2, counts, member, requests, wait_for
+from lb_support import (
+    BACKENDS,
+    NET1,
+    NET2,
+    amphora_namespace,
+    counts,
+    member,
+    requests,
+    wait_for,
+)
 
 from tests_support import Cloud
 
@@ -83,9 +92,7 @@ def test_cascade_delete_removes_amphora_ports_and_shadows(
                     "doomed-l", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--wait")
     member(cloud, "doomed-p", spec, "backend4")
     amphora = cloud.openstack("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])[0]
-    server = cloud.openstack("server", "show", amphora["compute_id"] if "compute_id" in amphora
-                             else f"amphora-{amphora['id']}")
-    namespace = f"{cloud.prefix}i-{server['id'].replace('-', '')[:12]}"
+    namespace = amphora_namespace(cloud, amphora["id"])
     assert namespace in _namespaces()
     result = cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb-doomed")
     assert result.returncode == 0, result.stderr

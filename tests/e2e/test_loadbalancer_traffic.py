@@ -49,8 +49,10 @@ def test_tcp_listener_with_source_ip_persistence_sticks(
 
 def test_least_connections_and_weights(cloud: Cloud, spec: dict[str, Any],
                                        tcp_pool: dict[str, Any]) -> None:
-    cloud.openstack_raw("loadbalancer", "pool", "set", "--disable-session-persistence",
-                        "--lb-algorithm", "LEAST_CONNECTIONS", "--wait", "pool-tcp")
+    for change in (("unset", "--session-persistence"),
+                   ("set", "--lb-algorithm", "LEAST_CONNECTIONS")):
+        done = cloud.openstack_raw("loadbalancer", "pool", *change, "--wait", "pool-tcp")
+        assert done.returncode == 0, done.stderr
     got = cloud.openstack("loadbalancer", "pool", "show", "pool-tcp")
     assert got["lb_algorithm"] == "LEAST_CONNECTIONS" and not got["session_persistence"]
     answers = requests(cloud, NET1, f"http://{_vip(spec)}:8080/", 8)
@@ -90,7 +92,7 @@ def test_health_monitor_takes_a_dead_backend_out_and_back(
     wait_for(lambda: member_status("backend3") == "ONLINE", 20, what="backend3 ONLINE again")
     wait_for(lambda: cloud.openstack("loadbalancer", "pool", "show", "pool1")[
         "operating_status"] == "ONLINE", 10, what="pool1 ONLINE again")
-    cloud.openstack("loadbalancer", "healthmonitor", "delete", "hm1")
+    assert cloud.openstack_raw("loadbalancer", "healthmonitor", "delete", "hm1").returncode == 0
     lb_wait(cloud, "pool", "pool1")
 
 
@@ -109,7 +111,7 @@ def test_l7_redirect_to_pool_sends_api_to_the_other_region(
     assert set(api) == {"backend3", "backend4"}, api
     rest = requests(cloud, NET1, f"http://{_vip(spec)}/index.html", 8)
     assert set(rest) == set(BACKENDS), rest
-    cloud.openstack("loadbalancer", "l7policy", "delete", "api")
+    assert cloud.openstack_raw("loadbalancer", "l7policy", "delete", "api").returncode == 0
     lb_wait(cloud, "listener", "listener1")
 
 
@@ -138,7 +140,9 @@ def test_member_add_and_remove_under_load_fails_no_request(
         for backend in ("backend2", "backend3", "backend4"):
             member(cloud, "pool-load", spec, backend)
         for backend in ("backend2", "backend3"):
-            cloud.openstack("loadbalancer", "member", "delete", "--wait", "pool-load", backend)
+            gone = cloud.openstack_raw("loadbalancer", "member", "delete", "--wait",
+                                       "pool-load", backend)
+            assert gone.returncode == 0, gone.stderr
     finally:
         out, err = load.communicate(timeout=120)
     lines = [line for line in out.splitlines() if line.strip()]
