@@ -14,6 +14,7 @@ import json
 import subprocess
 from typing import Any
 
+import httpx
 import pytest
 from lb_support import (
     BACKENDS,
@@ -111,3 +112,29 @@ def _namespaces() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                          check=True).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def test_every_service_and_agent_exposes_metrics(
+        cloud: Cloud, spec: dict[str, Any], http_pool: dict[str, Any]) -> None:
+    requests(cloud, NET1, f"http://{spec['lb']['vip_address']}/", 2)
+    status = json.loads(cloud.cli("status", "--json").stdout)
+    for service in status["services"]:
+        if not service.get("url"):
+            continue  # agents: below
+        text = httpx.get(f"{service['url']}/metrics", timeout=10).text
+        assert "tricircle_api_requests_total" in text, service["name"]
+        assert "tricircle_jobs" in text or service["name"] == "identity" \
+            or service["name"].startswith("compute-"), service["name"]
+    lb_metrics = httpx.get(f"http://127.0.0.1:{cloud.ports['loadbalancer-RegionOne']}/metrics",
+                           timeout=10).text
+    # The HAProxy figures the amphora reports, per listener and member (Octavia's names).
+    listener_id = http_pool["listeners"][0]["id"]
+    assert f'listener="{listener_id}"' in lb_metrics
+    assert "octavia_listener_sessions_total" in lb_metrics
+    assert "octavia_member_status" in lb_metrics
+    agents = sorted((cloud.state_dir / "run").glob("agent-*.metrics"))
+    assert len(agents) == 6, agents
+    for path in agents:
+        port = int(path.read_text())
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert "tricircle_agent_reconcile_seconds_count" in text, path.name

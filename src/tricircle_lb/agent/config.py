@@ -33,7 +33,7 @@ class AgentConfig:
     physical_interface_mappings: dict[str, str] = field(default_factory=dict)
     poll_interval: float = 1.0
     report_interval: float = 10.0
-    metrics_port: int = 0
+    metrics_port: int = -1  # -1: no /metrics; 0: any free port on 127.0.0.1
     # The namespace that is "the host" (embedded: tcl-h-<host>); "" = the agent's own.
     host_namespace: str = ""
     # Start of every namespace the deployment makes (instances: <prefix>i-…).

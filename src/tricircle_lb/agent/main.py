@@ -64,8 +64,14 @@ def run(config_file: Path) -> int:
 
     session = ServiceSession(auth)
     metrics = AgentMetrics()
-    if config.metrics_port > 0:
-        metrics.serve(config.metrics_port)
+    if config.metrics_port >= 0:
+        # Embedded hosts share 127.0.0.1: each agent takes a free port (0) and says
+        # which in <state_dir>/run/agent-<host>.metrics, where `status` finds it.
+        port = metrics.serve(config.metrics_port)
+        run_dir = config.state_dir / "run"
+        if run_dir.is_dir():
+            (run_dir / f"agent-{config.host}.metrics").write_text(f"{port}\n")
+        LOG.info("metrics on http://127.0.0.1:%d/metrics", port)
     dataplane = NetlinkDataplane()
     try:
         agent = Agent(config, HttpRegionApi(session, config.region_name), dataplane,

@@ -35,10 +35,12 @@ class AgentMetrics:
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
-    def serve(self, port: int) -> None:
-        """Expose ``/metrics`` on 127.0.0.1:``port`` in a daemon thread."""
+    def serve(self, port: int) -> int:
+        """Expose ``/metrics`` on 127.0.0.1:``port`` (0: any free port) in a daemon
+        thread; returns the port."""
         self._server, self._thread = start_http_server(port, addr="127.0.0.1",
                                                        registry=self.registry)
+        return int(self._server.server_port)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -232,6 +232,7 @@ def _agent_sections(parser: configparser.ConfigParser, topology: Topology,
         "poll_interval": "1.0",
         "state_dir": str(topology.state_dir),
         "namespace_prefix": topology.prefix,
+        "metrics_port": "0",
     }
 
 

@@ -94,7 +94,7 @@ def test_process_stops_on_sigterm_and_leaves_the_data_plane(tmp_path: Path) -> N
     ini = tmp_path / "agent.ini"
     ini.write_text(INI.replace("http://id/v3", "http://127.0.0.1:9/v3")
                    .replace("/tmp/x", str(tmp_path / "state"))
-                   .replace("metrics_port = 9150", "metrics_port = 0")
+                   .replace("metrics_port = 9150", "metrics_port = -1")
                    .replace("tcl-h-RegionOne-host1", "tcl-tnot-there")
                    .replace("log_level = debug", f"log_file = {tmp_path / 'agent.log'}"))
     proc = subprocess.Popen([sys.executable, "-c",
