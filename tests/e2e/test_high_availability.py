@@ -178,3 +178,25 @@ def test_kill_9_of_every_service_and_agent_while_serving(
     wait_for(settled, 120, interval=2, what="every load balancer ACTIVE after the restarts")
     for lb in cloud.openstack("loadbalancer", "list"):
         assert lb["operating_status"] != "ERROR", lb
+
+
+def test_failover_api_swaps_the_pair_without_failed_requests(
+        cloud: Cloud, ha_lb: dict[str, Any]) -> None:
+    wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
+             what="the pair whole before the failover")
+    before = {a["id"] for a in _amphorae(cloud, ha_lb["id"])}
+    url = f"http://{ha_lb['vip_address']}/"
+    requests(cloud, NET1, url, 1)
+    load = Load(cloud, url, 75)
+    time.sleep(2)
+    done = cloud.openstack_raw("loadbalancer", "failover", "lb-ha")
+    assert done.returncode == 0, done.stderr
+    time.sleep(2)
+    wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
+             what="the pair replaced")
+    lines, outage = load.result()
+    failed = sum(1 for _, a in lines if a == "FAIL")
+    print(f"\nfailover API: {len(lines)} requests, {failed} failed, "
+          f"longest gap {outage:.2f}s")
+    assert not before & {a["id"] for a in _amphorae(cloud, ha_lb["id"])}
+    assert failed == 0, (failed, outage)

@@ -29,7 +29,11 @@ from dataclasses import dataclass
 from tricircle_lb.db import Database
 from tricircle_lb.jobs import PermanentJobError
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
-from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient, AmphoraUnreachable
+from tricircle_lb.loadbalancer.drivers.amphora import (
+    AmphoraClient,
+    AmphoraError,
+    AmphoraUnreachable,
+)
 from tricircle_lb.loadbalancer.drivers.compute import ComputeDriver, ComputeNotFound
 from tricircle_lb.loadbalancer.drivers.network import NetworkDriver, NetworkNotFound
 from tricircle_lb.loadbalancer.models import Amphora, AmphoraRole, AmphoraStatus, LoadBalancer
@@ -41,6 +45,9 @@ POLL = 0.2
 PROBE_TIMEOUT = 1.0
 # Octavia's VRRP settings: unicast peers make one router id per pair enough.
 MASTER_PRIORITY, BACKUP_PRIORITY, VRRP_ID = 100, 90, 1
+PAIR_ROLES = (AmphoraRole.MASTER.value, AmphoraRole.BACKUP.value)
+# After a handover, requests in flight on the old holder finish before it goes.
+HANDOVER_GRACE = 1.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,14 @@ class AmphoraOps:
         host = candidates[int(amphora_id.replace("-", "")[:8], 16) % len(candidates)]
         return f"{zone or ''}:{host}"
 
+    def holds_vip(self, amp: Amphora) -> bool:
+        """Whether keepalived in ``amp`` is MASTER now (False if it cannot say)."""
+        try:
+            info = self.agent.with_timeout(PROBE_TIMEOUT * 2).info(str(amp.lb_network_ip))
+        except AmphoraError:
+            return False
+        return info.get("vrrp_state") == "MASTER"
+
     def configure_vrrp(self, amps: list[Amphora], vip: Vip, lb_id: str) -> None:
         """keepalived on each amphora of a pair: unicast VRRP to the other (Octavia's way)."""
         for amp in amps:
@@ -254,8 +269,15 @@ class AmphoraOps:
 
     # Removing ------------------------------------------------------------------
     def remove(self, amp: Amphora) -> None:
-        """Delete the server and every port of the amphora; the row ends DELETED."""
+        """Delete the server and every port of the amphora; the row ends DELETED.
+
+        A live member of a VRRP pair first stops keepalived, which hands the VIP
+        to its peer at once (priority 0) instead of after three missed adverts."""
         self._save(amp.id, status=AmphoraStatus.PENDING_DELETE.value)
+        if amp.role in PAIR_ROLES and amp.lb_network_ip:
+            with contextlib.suppress(AmphoraError):  # a dead amphora hands over nothing
+                self.agent.with_timeout(PROBE_TIMEOUT * 2).stop_vrrp(amp.lb_network_ip)
+                time.sleep(HANDOVER_GRACE)
         if amp.compute_id:
             self.compute.delete(amp.compute_id)
         for port_id in [amp.mgmt_port_id, amp.vrrp_port_id,

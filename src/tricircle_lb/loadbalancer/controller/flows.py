@@ -187,14 +187,14 @@ class Flows:
         self.converge(lb_id)
 
     def failover_loadbalancer(self, lb_id: str) -> None:
-        """Replace the amphorae one at a time, the BACKUP of a pair first: the VIP is
+        """Replace the amphorae one at a time, the one holding the VIP last: the VIP is
         always held by a serving amphora (a controlled swap)."""
         with self.db.read() as session:
-            order = sorted((a for a in _amphorae(session, lb_id) if a.status in _LIVE),
-                           key=lambda a: a.role != AmphoraRole.BACKUP.value)
-            ids = [a.id for a in order]
-        for amphora_id in ids:
-            self.failover_amphora(amphora_id)
+            live = [a for a in _amphorae(session, lb_id) if a.status in _LIVE]
+            session.expunge_all()
+        order = sorted(live, key=self.ops.holds_vip)  # False (standby) first
+        for amp in order:
+            self.failover_amphora(amp.id)
 
     # Delete -------------------------------------------------------------------
     def delete_loadbalancer(self, job: Job) -> None:
