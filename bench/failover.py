@@ -14,7 +14,8 @@ measures, from the kill:
   again (also any failing later, while the health manager replaces the amphora);
 - *whole again*: the health manager has replaced the dead amphora (the killed
   one gone, two ALLOCATED amphorae, MASTER and BACKUP, or one for SINGLE) and the
-  load balancer is ACTIVE. The next run starts only then.
+  load balancer is ACTIVE. The next run starts only then (a series stops if
+  that has not happened within 300 s).
 
 ``--mode amphora`` (default) loses the whole amphora: SIGKILL to every process
 of its namespace, then the namespace is deleted, as a VM takes its kernel with
@@ -119,7 +120,7 @@ def measure(samples: Sequence[tuple[float, bool]], kill: float) -> Outage:
 @dataclass(frozen=True)
 class Run:
     outage: Outage
-    whole_s: float
+    whole_s: float | None  # None: not whole again within WHOLE_TIMEOUT
 
 
 # -- the deployment's amphorae ----------------------------------------------------
@@ -134,14 +135,15 @@ def namespace(dep: Deployment, amphora: Body) -> str:
     return f"{dep.prefix}i-{str(amphora['compute_id']).replace('-', '')[:12]}"
 
 
-def wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+def poll(condition: Callable[[], Any], timeout: float) -> Any:
+    """``condition()``'s first true value, or None after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()
         if found:
             return found
         time.sleep(0.5)
-    raise RuntimeError(f"no {what} within {timeout:.0f} s")
+    return None
 
 
 def vip_holder(dep: Deployment, api: Api, lb: Body) -> Body:
@@ -155,7 +157,9 @@ def vip_holder(dep: Deployment, api: Api, lb: Body) -> Body:
             if f" {lb['vip_address']}/" in addrs:
                 return amp
         return None
-    found: Body = wait(holder, 60, "amphora holding the VIP")
+    found: Body | None = poll(holder, 60)
+    if found is None:
+        raise RuntimeError(f"no amphora of {lb['id']} holds the VIP")
     return found
 
 
@@ -223,9 +227,8 @@ def failover_run(dep: Deployment, api: Api, loop: RequestLoop, lb: Body, mode: s
     ns = namespace(dep, victim)
     kill_at, start = time.time(), time.monotonic()
     kill(ns, mode)
-    wait(lambda: whole(api, lb["id"], victim["id"], roles), WHOLE_TIMEOUT,
-         "load balancer whole again")
-    whole_s = time.monotonic() - start
+    done = poll(lambda: whole(api, lb["id"], victim["id"], roles), WHOLE_TIMEOUT)
+    whole_s = time.monotonic() - start if done else None
     time.sleep(SETTLE)
     return Run(measure(loop.between(kill_at, time.time()), kill_at), whole_s)
 
@@ -237,20 +240,25 @@ def series(dep: Deployment, api: Api, loop: RequestLoop, lb: Body, mode: str,
     for run in range(runs):
         r = failover_run(dep, api, loop, lb, mode, roles)
         results.append(r)
+        whole_text = (f"{r.whole_s:.1f} s" if r.whole_s is not None
+                      else f"not within {WHOLE_TIMEOUT:.0f} s: stopping this series")
         print(f"{label} run {run + 1}/{runs}: flowing again {r.outage.flowing_s:.2f} s, "
               f"{r.outage.failed} of {r.outage.requests} requests failed "
-              f"({r.outage.later} after the outage), whole again {r.whole_s:.1f} s",
-              flush=True)
+              f"({r.outage.later} after the outage), whole again {whole_text}", flush=True)
+        if r.whole_s is None:
+            break
     return results
 
 
 def report(label: str, runs: list[Run]) -> list[list[str]]:
     flowing = [r.outage.flowing_s for r in runs]
-    whole_s = [r.whole_s for r in runs]
+    whole_s = [r.whole_s for r in runs if r.whole_s is not None]
+    never = f"never ({len(runs) - len(whole_s)})"
     failed = ", ".join(str(r.outage.failed) for r in runs)
     later = sum(r.outage.later for r in runs)
     return [[label, f"{median(flowing):.2f}", f"{max(flowing):.2f}", failed, str(later),
-             f"{median(whole_s):.1f}", f"{max(whole_s):.1f}"]]
+             f"{median(whole_s):.1f}" if whole_s else never,
+             f"{max(whole_s):.1f}" if len(whole_s) == len(runs) else never]]
 
 
 def main() -> None:
@@ -288,8 +296,8 @@ def main() -> None:
     table(f"Amphora failure → traffic flowing again, curl every {PERIOD * 1000:.0f} ms with "
           f"a {TIMEOUT} s timeout (seconds; {', '.join(f'{t} {n} runs' for t, n in plan)}; "
           f"{context})",
-          ["failure", "flowing again (median)", "max", "failed requests per run",
-           "failed after the outage (all runs)", "whole again (median)", "max"], rows)
+          ["failure", "flowing again (median)", "max", "failed per run",
+           "of them later (all runs)", "whole again (median)", "max"], rows)
 
 
 if __name__ == "__main__":

@@ -413,3 +413,19 @@ def test_forgets_amphorae_that_are_gone(lb: Lb) -> None:
     assert hm.check_once() == []
     assert hm.snapshot() == []
 
+
+
+def test_a_failed_peer_does_not_flap_the_pair_and_is_failed_over(lb: Lb) -> None:
+    with lb.db.write() as s:
+        peer = Amphora(loadbalancer_id=lb.lb, status="ALLOCATED", role="BACKUP")
+        s.add(peer)
+        s.flush()
+        peer_id = peer.id
+    hm = lb.manager()
+    t0 = time.time()
+    for i in range(10):  # the VIP holder serves; its peer's HAProxy is dead
+        hm.handle(lb.heartbeat(lb.up(), i + 1, recv_time=t0 + i), SRC)
+        hm.handle(Heartbeat(amphora_id=peer_id, seq=i + 1, recv_time=t0 + i), SRC)
+        assert lb.statuses()[:2] == ("ONLINE", "ONLINE")
+    # The load balancer's own row kept still, and the dead peer is failed over.
+    assert hm.check_once(t0 + 9 + CONFIG.heartbeat_timeout) == [peer_id]

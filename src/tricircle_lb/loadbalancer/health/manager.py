@@ -220,10 +220,18 @@ class HealthManager:
             known = {li.id for li in lb.listeners} if lb is not None else set()
             missing = missing_listeners(lb, hb) if lb is not None else set()
             stored = self._stored_stats(session, hb, known)
+            peers = list(session.scalars(sa.select(Amphora.id).where(
+                Amphora.loadbalancer_id == amp.loadbalancer_id, Amphora.id != amp.id,
+                Amphora.status == AmphoraStatus.ALLOCATED.value)))
         if missing:
             LOG.warning("amphora %s does not report listeners %s: not counted as alive",
                         hb.amphora_id, ", ".join(sorted(missing)))
         with self._lock:
+            if missing and any(now - self._amps[p].last_seen <= self.config.heartbeat_timeout
+                               for p in peers if p in self._amps):
+                # A failed standby (or a MASTER whose HAProxy died and whose peer took
+                # the VIP) does not speak for the load balancer while its peer serves.
+                changes = {}
             state = self._track(hb, now, lb.id if lb is not None else "", alive=not missing)
             for lid in known & hb.listeners.keys():
                 self._count(state, lid, hb.listeners[lid].stats, stored)
@@ -341,8 +349,7 @@ class HealthManager:
         now = time.time() if now is None else now
         with self.db.read() as session:
             rows = session.execute(
-                sa.select(Amphora.id, Amphora.updated_at, Amphora.last_heartbeat,
-                          LoadBalancer.updated_at)
+                sa.select(Amphora.id, Amphora.updated_at, Amphora.last_heartbeat)
                 .join(LoadBalancer, Amphora.loadbalancer_id == LoadBalancer.id)
                 .where(Amphora.status == AmphoraStatus.ALLOCATED.value,
                        LoadBalancer.provisioning_status == ProvisioningStatus.ACTIVE.value)
@@ -352,13 +359,13 @@ class HealthManager:
         stale: list[tuple[str, datetime]] = []
         with self._lock:
             self._forget_all_but(allocated)
-            for amp_id, amp_updated, last_heartbeat, lb_updated in rows:
+            for amp_id, amp_updated, last_heartbeat in rows:
                 state = self._amps.get(amp_id)
-                # Grace from the latest of: a heartbeat, a change of the amphora or of
-                # its load balancer (a flow just finished), this manager's start.
+                # Grace from the latest of: a heartbeat, a change of the amphora (a flow
+                # just built or changed it), this manager's start. Not the load
+                # balancer's row: this manager's own status writes change it.
                 seen = max(state.last_seen if state else float("-inf"),
-                           _epoch(last_heartbeat), _epoch(amp_updated), _epoch(lb_updated),
-                           self._started)
+                           _epoch(last_heartbeat), _epoch(amp_updated), self._started)
                 if now - seen > self.config.heartbeat_timeout:
                     stale.append((amp_id, amp_updated))
             threshold = self.config.failover_threshold
