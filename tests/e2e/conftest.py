@@ -28,12 +28,12 @@ def spec(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     for name, (region, net, host) in BACKENDS.items():
         boot(cloud, name, net, region, host, user_data)
         ips[name] = server_ip(cloud, name, region)
-    lb = cloud.openstack("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id",
+    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-e2e", "--vip-subnet-id",
                          subnet1["id"], "--wait")
     assert lb["provisioning_status"] == "ACTIVE"
     yield {"lb": lb, "subnet1": subnet1, "subnet2": subnet2, "ips": ips,
            "user_data": user_data}
-    cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb1")
+    cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb-e2e")
 
 
 @pytest.fixture(scope="session")

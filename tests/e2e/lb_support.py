@@ -42,10 +42,10 @@ AZ = {"RegionOne": "az1", "RegionTwo": "az2"}
 NET1, NET2 = "lb-net1", "lb-net2"
 # name: (region, network, host)
 BACKENDS = {
-    "backend1": ("RegionOne", NET1, "RegionOne-host1"),
-    "backend2": ("RegionOne", NET1, "RegionOne-host2"),
-    "backend3": ("RegionTwo", NET1, "RegionTwo-host1"),
-    "backend4": ("RegionTwo", NET2, "RegionTwo-host2"),
+    "lb-backend1": ("RegionOne", NET1, "RegionOne-host1"),
+    "lb-backend2": ("RegionOne", NET1, "RegionOne-host2"),
+    "lb-backend3": ("RegionTwo", NET1, "RegionTwo-host1"),
+    "lb-backend4": ("RegionTwo", NET2, "RegionTwo-host2"),
 }
 
 
@@ -105,7 +105,7 @@ def lb_wait(cloud: Cloud, kind: str, ref: str, status: str = "ACTIVE",
 
 
 def listener(cloud: Cloud, name: str, protocol: str, port: int, *extra: str,
-             lb: str = "lb1") -> dict[str, Any]:
+             lb: str = "lb-e2e") -> dict[str, Any]:
     made: dict[str, Any] = cloud.openstack(
         "loadbalancer", "listener", "create", "--name", name, "--protocol", protocol,
         "--protocol-port", str(port), *extra, "--wait", lb)

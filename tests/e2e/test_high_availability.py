@@ -113,7 +113,7 @@ def ha_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
                          spec["subnet1"]["id"], "--flavor", "ha", "--wait")
     listener(cloud, "ha-listener", "HTTP", 80, lb="lb-ha")
     pool(cloud, "ha-pool", "ha-listener", "HTTP", "ROUND_ROBIN")
-    for backend in ("backend1", "backend3"):
+    for backend in ("lb-backend1", "lb-backend3"):
         member(cloud, "ha-pool", spec, backend)
     yield lb
     cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb-ha")
@@ -127,7 +127,7 @@ def test_active_standby_pair_on_two_hosts(cloud: Cloud, ha_lb: dict[str, Any]) -
         for a in amps}
     assert len(hosts) == 2, hosts
     answers = requests(cloud, NET1, f"http://{ha_lb['vip_address']}/", 4)
-    assert set(answers) == {"backend1", "backend3"}, answers
+    assert set(answers) == {"lb-backend1", "lb-backend3"}, answers
 
 
 def test_master_haproxy_killed_then_master_namespace_deleted(
@@ -152,7 +152,7 @@ def test_master_haproxy_killed_then_master_namespace_deleted(
     wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
              what="the pair whole again")
     answers = requests(cloud, NET1, url, 4)
-    assert set(answers) == {"backend1", "backend3"}, answers
+    assert set(answers) == {"lb-backend1", "lb-backend3"}, answers
 
 
 def test_kill_9_of_every_service_and_agent_while_serving(

@@ -1,11 +1,13 @@
 """Issue 4's acceptance: the spec's scenario with the real ``openstack`` CLI and real traffic.
 
-lb1 lives in RegionOne on subnet1 (net1). Its members are backend1 and
-backend2 (RegionOne, net1), backend3 (RegionTwo, net1: Fig. 1, the same
-subnet stretched across regions) and backend4 (RegionTwo, net2/subnet2:
-Fig. 2, another subnet of a network living in RegionTwo, which the amphora
-gets a port on). Every request is a real packet from a probe on net1 through
-HAProxy in the amphora's namespace.
+The spec's lb1 (here ``lb-e2e``, so the demo's names stay free) lives in
+RegionOne on subnet1 (lb-net1). Its members are backend1 and backend2
+(RegionOne, lb-net1), backend3 (RegionTwo, lb-net1: Fig. 1, the same subnet
+stretched across regions) and backend4 (RegionTwo, lb-net2/subnet2: Fig. 2,
+another subnet of a network living in RegionTwo, which the amphora gets a
+port on); the servers are called ``lb-backend1`` … for the same reason.
+Every request is a real packet from a probe on lb-net1 through HAProxy in
+the amphora's namespace.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def test_spec_scenario_all_four_backends_answer_in_turn(
     assert counts(answers) == {b: 2 for b in BACKENDS}, answers
     # Round robin: each block of four requests meets every backend once.
     assert set(answers[:4]) == set(BACKENDS) and set(answers[4:]) == set(BACKENDS)
-    lb = cloud.openstack("loadbalancer", "show", "lb1")
+    lb = cloud.openstack("loadbalancer", "show", "lb-e2e")
     assert (lb["provisioning_status"], lb["operating_status"]) == ("ACTIVE", "ONLINE")
     amphorae = cloud.openstack("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])
     assert len(amphorae) == 1 and amphorae[0]["status"] == "ALLOCATED"
@@ -53,11 +55,11 @@ def test_status_tree_and_stats_come_from_the_amphora(
     requests(cloud, NET1, f"http://{spec['lb']['vip_address']}/", 4)
 
     def counted() -> dict[str, Any] | None:
-        stats: dict[str, Any] = cloud.openstack("loadbalancer", "stats", "show", "lb1")
+        stats: dict[str, Any] = cloud.openstack("loadbalancer", "stats", "show", "lb-e2e")
         return stats if stats["total_connections"] >= 4 else None
     stats = wait_for(counted, 20, what="statistics from heartbeats")
     assert stats["bytes_in"] > 0 and stats["bytes_out"] > 0
-    shown = cloud.openstack_raw("loadbalancer", "status", "show", "lb1")  # JSON already
+    shown = cloud.openstack_raw("loadbalancer", "status", "show", "lb-e2e")  # JSON already
     assert shown.returncode == 0, shown.stderr
     tree = json.loads(shown.stdout)["loadbalancer"]
     pool = tree["listeners"][0]["pools"][0]
@@ -80,7 +82,7 @@ def test_member_on_local_network_of_other_region_is_refused(
     assert "400" in result.stderr
     members = cloud.openstack("loadbalancer", "member", "list", "pool1")
     assert {m["name"] for m in members} == set(BACKENDS)
-    assert cloud.openstack("loadbalancer", "show", "lb1")["provisioning_status"] == "ACTIVE"
+    assert cloud.openstack("loadbalancer", "show", "lb-e2e")["provisioning_status"] == "ACTIVE"
 
 
 def test_cascade_delete_removes_amphora_ports_and_shadows(
@@ -91,7 +93,7 @@ def test_cascade_delete_removes_amphora_ports_and_shadows(
                     "--protocol", "HTTP", "--protocol-port", "80", "--wait", "lb-doomed")
     cloud.openstack("loadbalancer", "pool", "create", "--name", "doomed-p", "--listener",
                     "doomed-l", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--wait")
-    member(cloud, "doomed-p", spec, "backend4")
+    member(cloud, "doomed-p", spec, "lb-backend4")
     amphora = cloud.openstack("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])[0]
     namespace = amphora_namespace(cloud, amphora["id"])
     assert namespace in _namespaces()

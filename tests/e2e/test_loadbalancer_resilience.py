@@ -80,17 +80,17 @@ def test_kill_9_during_member_create_on_another_network(
     _lb_active(cloud, "lb-k9")
     listener(cloud, "k9-listener", "HTTP", 80, lb="lb-k9")
     pool(cloud, "k9-pool", "k9-listener", "HTTP", "ROUND_ROBIN")
-    cloud.openstack("loadbalancer", "member", "create", "--name", "backend4", "--subnet-id",
-                    spec["subnet2"]["id"], "--address", spec["ips"]["backend4"],
+    cloud.openstack("loadbalancer", "member", "create", "--name", "lb-backend4", "--subnet-id",
+                    spec["subnet2"]["id"], "--address", spec["ips"]["lb-backend4"],
                     "--protocol-port", "80", "k9-pool")
     time.sleep(0.5)  # the flow is creating and attaching the amphora's port on net2
     _kill_service(cloud)
     lb = _lb_active(cloud, "lb-k9")
     url = f"http://{lb['vip_address']}/"
     # RegionTwo learns the amphora's new port on net2 within an agent round or two.
-    wait_for(lambda: requests(cloud, NET1, url, 1) == ["backend4"], 20,
+    wait_for(lambda: requests(cloud, NET1, url, 1) == ["lb-backend4"], 20,
              what="backend4 answering through lb-k9")
-    assert requests(cloud, NET1, url, 3) == ["backend4"] * 3
+    assert requests(cloud, NET1, url, 3) == ["lb-backend4"] * 3
     amp = _amphorae(cloud, lb["id"])[0]["id"]
     net2 = cloud.openstack("network", "show", NET2, region="CentralRegion")["id"]
     assert len(_ports_named(cloud, f"octavia-amp-{amp}-net-{net2}")) == 1
@@ -100,7 +100,7 @@ def test_dead_amphora_is_replaced_and_serves_the_same_vip(
         cloud: Cloud, spec: dict[str, Any], killed_lb: dict[str, Any]) -> None:
     lb = _lb_active(cloud, "lb-k9")
     if not cloud.openstack("loadbalancer", "member", "list", "k9-pool"):
-        member(cloud, "k9-pool", spec, "backend4")
+        member(cloud, "k9-pool", spec, "lb-backend4")
     old = _amphorae(cloud, lb["id"])[0]
     namespace = amphora_namespace(cloud, old["id"])
     pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
@@ -117,7 +117,7 @@ def test_dead_amphora_is_replaced_and_serves_the_same_vip(
     wait_for(replaced, 120, what="a replacement amphora")
     lb = _lb_active(cloud, "lb-k9")
     url = f"http://{lb['vip_address']}/"
-    wait_for(lambda: requests(cloud, NET1, url, 1) == ["backend4"], 20,
+    wait_for(lambda: requests(cloud, NET1, url, 1) == ["lb-backend4"], 20,
              what="backend4 answering through the new amphora")
     elapsed = time.monotonic() - started
     assert elapsed < 120

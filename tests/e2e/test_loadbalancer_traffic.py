@@ -59,11 +59,11 @@ def test_least_connections_and_weights(cloud: Cloud, spec: dict[str, Any],
     assert set(answers) == set(BACKENDS), answers
     # Weight 0 drains: backend1 gets no new connection; the others still do.
     cloud.openstack("loadbalancer", "member", "set", "--weight", "0", "--wait",
-                    "pool-tcp", "backend1")
+                    "pool-tcp", "lb-backend1")
     answers = requests(cloud, NET1, f"http://{_vip(spec)}:8080/", 9)
-    assert set(answers) == set(BACKENDS) - {"backend1"}, answers
+    assert set(answers) == set(BACKENDS) - {"lb-backend1"}, answers
     cloud.openstack("loadbalancer", "member", "set", "--weight", "1", "--wait",
-                    "pool-tcp", "backend1")
+                    "pool-tcp", "lb-backend1")
 
 
 def test_health_monitor_takes_a_dead_backend_out_and_back(
@@ -78,18 +78,19 @@ def test_health_monitor_takes_a_dead_backend_out_and_back(
     wait_for(lambda: all(member_status(b) == "ONLINE" for b in BACKENDS), 30,
              what="members ONLINE")
     stopped = time.monotonic()
-    cloud.exec("RegionTwo", "pkill", "-f", "tcl-web", server="backend3")
-    wait_for(lambda: member_status("backend3") == "ERROR", 20, what="backend3 ERROR")
+    cloud.exec("RegionTwo", "pkill", "-f", "tcl-web", server="lb-backend3")
+    wait_for(lambda: member_status("lb-backend3") == "ERROR", 20, what="backend3 ERROR")
     detected = time.monotonic() - stopped
     # delay x max_retries_down = 2 s of checks, plus up to two heartbeats.
     assert detected < 10, detected
     assert cloud.openstack("loadbalancer", "pool", "show", "pool1")["operating_status"] \
         == "DEGRADED"
     answers = requests(cloud, NET1, f"http://{_vip(spec)}/", 9)
-    assert set(answers) == set(BACKENDS) - {"backend3"}, answers
+    assert set(answers) == set(BACKENDS) - {"lb-backend3"}, answers
     cloud.exec("RegionTwo", "sh", "-c",
-               "nohup python3 /tmp/tcl-web-backend3.py 80 >/dev/null 2>&1 &", server="backend3")
-    wait_for(lambda: member_status("backend3") == "ONLINE", 20, what="backend3 ONLINE again")
+               "nohup python3 /tmp/tcl-web-lb-backend3.py 80 >/dev/null 2>&1 &",
+               server="lb-backend3")
+    wait_for(lambda: member_status("lb-backend3") == "ONLINE", 20, what="backend3 ONLINE again")
     wait_for(lambda: cloud.openstack("loadbalancer", "pool", "show", "pool1")[
         "operating_status"] == "ONLINE", 10, what="pool1 ONLINE again")
     assert cloud.openstack_raw("loadbalancer", "healthmonitor", "delete", "hm1").returncode == 0
@@ -99,8 +100,8 @@ def test_health_monitor_takes_a_dead_backend_out_and_back(
 def test_l7_redirect_to_pool_sends_api_to_the_other_region(
         cloud: Cloud, spec: dict[str, Any], http_pool: dict[str, Any]) -> None:
     cloud.openstack("loadbalancer", "pool", "create", "--name", "pool-api", "--loadbalancer",
-                    "lb1", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--wait")
-    for backend in ("backend3", "backend4"):
+                    "lb-e2e", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--wait")
+    for backend in ("lb-backend3", "lb-backend4"):
         member(cloud, "pool-api", spec, backend)
     cloud.openstack("loadbalancer", "l7policy", "create", "--name", "api",
                     "--action", "REDIRECT_TO_POOL", "--redirect-pool", "pool-api",
@@ -108,7 +109,7 @@ def test_l7_redirect_to_pool_sends_api_to_the_other_region(
     cloud.openstack("loadbalancer", "l7rule", "create", "--type", "PATH", "--compare-type",
                     "STARTS_WITH", "--value", "/api", "--wait", "api")
     api = requests(cloud, NET1, f"http://{_vip(spec)}/api/items", 6)
-    assert set(api) == {"backend3", "backend4"}, api
+    assert set(api) == {"lb-backend3", "lb-backend4"}, api
     rest = requests(cloud, NET1, f"http://{_vip(spec)}/index.html", 8)
     assert set(rest) == set(BACKENDS), rest
     assert cloud.openstack_raw("loadbalancer", "l7policy", "delete", "api").returncode == 0
@@ -132,14 +133,14 @@ def test_member_add_and_remove_under_load_fails_no_request(
         cloud: Cloud, spec: dict[str, Any]) -> None:
     listener(cloud, "listener-load", "HTTP", 8081)
     pool(cloud, "pool-load", "listener-load", "HTTP", "ROUND_ROBIN")
-    member(cloud, "pool-load", spec, "backend1")
+    member(cloud, "pool-load", spec, "lb-backend1")
     url = f"http://{_vip(spec)}:8081/"
     requests(cloud, NET1, url, 1)  # the probe exists before the loop starts
     load = _load(cloud, url, 25)
     try:
-        for backend in ("backend2", "backend3", "backend4"):
+        for backend in ("lb-backend2", "lb-backend3", "lb-backend4"):
             member(cloud, "pool-load", spec, backend)
-        for backend in ("backend2", "backend3"):
+        for backend in ("lb-backend2", "lb-backend3"):
             gone = cloud.openstack_raw("loadbalancer", "member", "delete", "--wait",
                                        "pool-load", backend)
             assert gone.returncode == 0, gone.stderr
@@ -149,4 +150,4 @@ def test_member_add_and_remove_under_load_fails_no_request(
     failures = [line for line in lines if line.startswith("FAIL")]
     assert len(lines) > 50, (lines, err)
     assert not failures, counts(lines)
-    assert {"backend1", "backend4"} <= set(lines), counts(lines)
+    assert {"lb-backend1", "lb-backend4"} <= set(lines), counts(lines)

@@ -48,7 +48,7 @@ PY
 exec python3 /tmp/demo-web-$(hostname).py
 """
 SUBNETS = {"subnet1": "10.0.10.0/24", "subnet2": "10.0.20.0/24"}
-WARMUP_TIMEOUT = 60.0
+WARMUP_TIMEOUT = 120.0
 KILL_AFTER = 3.0
 
 
