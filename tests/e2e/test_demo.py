@@ -2,9 +2,8 @@
 answer; ``demo --cleanup`` removes what it made; a second run works; ``status --json``
 shows hosts, amphorae and stretched networks.
 
-It runs on the session deployment before the load-balancing tests (file
-order) and removes what it made at the end, so the spec's names it uses
-(net1, backend1 …, lb1) are free again for them.
+It runs on a private deployment of its own: a fresh cloud, as a newcomer's
+first `./scripts/demo` meets it.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests_support import TRICIRCLE_LB, Cloud, clean_env
+from tests_support import TRICIRCLE_LB, Cloud, clean_env, start_cloud, stop_cloud
 
 pytestmark = [pytest.mark.cloud, pytest.mark.root, pytest.mark.slow]
 
@@ -27,11 +26,12 @@ DEMO_TIMEOUT = 900
 
 
 @pytest.fixture(scope="module")
-def demo_cloud(cloud: Cloud) -> Iterator[Cloud]:
+def demo_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    cloud = start_cloud(tmp_path_factory.mktemp("demo"))
     try:
         yield cloud
     finally:
-        cloud.cli("demo", "--cleanup", check=False, timeout=DEMO_TIMEOUT)
+        stop_cloud(cloud)
 
 
 @pytest.fixture(scope="module")
