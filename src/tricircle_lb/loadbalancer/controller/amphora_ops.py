@@ -168,6 +168,23 @@ class AmphoraOps:
         host = candidates[int(amphora_id.replace("-", "")[:8], 16) % len(candidates)]
         return f"{zone or ''}:{host}"
 
+    def reachable(self, amp: Amphora, attempts: int = 3) -> bool:
+        """Whether the amphora's agent answers (a few short tries)."""
+        probe = self.agent.with_timeout(PROBE_TIMEOUT * 2)
+        for attempt in range(attempts):
+            try:
+                probe.info(str(amp.lb_network_ip))
+                return True
+            except AmphoraError:
+                if attempt + 1 < attempts:
+                    time.sleep(PROBE_TIMEOUT)
+        return False
+
+    def retire(self, amp: Amphora) -> None:
+        """Mark the amphora for replacement (the flow removes it once its successor serves)."""
+        self._save(amp.id, status=AmphoraStatus.PENDING_DELETE.value)
+        amp.status = AmphoraStatus.PENDING_DELETE.value
+
     def holds_vip(self, amp: Amphora) -> bool:
         """Whether keepalived in ``amp`` is MASTER now (False if it cannot say)."""
         try:

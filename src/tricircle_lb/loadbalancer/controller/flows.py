@@ -132,6 +132,16 @@ class Flows:
             have = {a.role for a in amps}
             amps += [self._new_amphora(lb_id, role) for role in _roles(pair) if role not in have]
             session.expunge_all()
+        # An amphora that died while this flow waited (its failover could not start
+        # while the load balancer was pending) is replaced here, not retried forever.
+        for amp in [a for a in amps if a.status == AmphoraStatus.ALLOCATED.value]:
+            if not self.ops.reachable(amp):
+                LOG.warning("amphora %s of load balancer %s does not answer: replacing it",
+                            amp.id, lb_id)
+                self.ops.retire(amp)
+                amps.remove(amp)
+                retiring.append(amp)
+                amps.append(self._new_amphora(lb_id, str(amp.role)))
         vip = self.ops.vip(lb)
         wanted = {self.ops.network.get_subnet(s).network_id: s for s in sorted(wanted_subnets)}
         for amp in amps:

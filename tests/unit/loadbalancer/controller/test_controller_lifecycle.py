@@ -8,6 +8,7 @@ from controller_testing import LBS, Rig
 
 from tricircle_lb.loadbalancer import background
 from tricircle_lb.loadbalancer.controller import handoff
+from tricircle_lb.loadbalancer.drivers.amphora import AmphoraUnreachable
 
 HM_PORT = "octavia-health-manager-RegionOne-listen-port"
 
@@ -98,3 +99,19 @@ def test_health_manager_verdict_is_one_failover_job(rig: Rig) -> None:
     [new] = rig.amphorae(lb["id"])
     assert new.id != amp.id
     assert rig.show(lb["id"])["provisioning_status"] == "ACTIVE"
+
+
+def test_an_amphora_that_died_meanwhile_is_replaced_by_the_next_flow(rig: Rig) -> None:
+    lb = rig.active_lb()
+    [old] = rig.amphorae(lb["id"])
+    pool = rig.pool(lb["id"])
+    rig.run()
+    # Its agent no longer answers (its failover could not start while the load
+    # balancer was pending): the next change replaces it instead of retrying forever.
+    rig.agent.fail_on("info", AmphoraUnreachable("connection refused"), times=3)
+    rig.member(pool["id"], rig.subnet1, "10.0.1.10")
+    rig.run()
+    [new] = rig.amphorae(lb["id"])
+    assert new.id != old.id and new.status == "ALLOCATED"
+    assert list(rig.compute.servers) == [new.compute_id]
+    assert set(rig.statuses(lb["id"])) == {"ACTIVE"}
