@@ -69,7 +69,8 @@ class LoadBalancerConfig:
     default_topology: str = "SINGLE"
     # How long the controller waits for things it asked for.
     amp_active_timeout: float = 120.0
-    amp_request_timeout: float = 10.0
+    # A configuration push returns once HAProxy listens: slow on a loaded host.
+    amp_request_timeout: float = 30.0
     default_quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
 
     @classmethod

@@ -191,7 +191,7 @@ class Flows:
             amp = session.get(Amphora, amphora_id)
             if amp is None or amp.loadbalancer_id is None:
                 return
-            if amp.status in _LIVE:
+            if amp.status == AmphoraStatus.ALLOCATED.value:
                 amp.status = AmphoraStatus.PENDING_DELETE.value
             lb_id = amp.loadbalancer_id
         self.converge(lb_id)
@@ -200,7 +200,10 @@ class Flows:
         """Replace the amphorae one at a time, the one holding the VIP last: the VIP is
         always held by a serving amphora (a controlled swap)."""
         with self.db.read() as session:
-            live = [a for a in _amphorae(session, lb_id) if a.status in _LIVE]
+            # Only amphorae that served: a retried job must not retire the replacements
+            # it is building (each retry would boot yet another amphora).
+            live = [a for a in _amphorae(session, lb_id)
+                    if a.status == AmphoraStatus.ALLOCATED.value]
             session.expunge_all()
         order = sorted(live, key=self.ops.holds_vip)  # False (standby) first
         for amp in order:
