@@ -54,15 +54,11 @@ def _amphorae(cloud: Cloud, lb_id: str) -> list[dict[str, Any]]:
                                        lb_id) if a["status"] != "DELETED"]
 
 
-def _namespace(cloud: Cloud, amphora_id: str) -> str:
-    return amphora_namespace(cloud, amphora_id)
-
-
 def _vip_holder(cloud: Cloud, lb: dict[str, Any]) -> str:
     """The namespace of the amphora that holds the VIP now (keepalived's MASTER)."""
     def holder() -> str | None:
         for amp in _amphorae(cloud, lb["id"]):
-            ns = _namespace(cloud, amp["id"])
+            ns = amphora_namespace(cloud, amp["id"])
             addrs = subprocess.run(["ip", "-n", ns, "-o", "addr"], capture_output=True,
                                    text=True, check=False).stdout
             if f" {lb['vip_address']}/" in addrs:

@@ -59,7 +59,7 @@ def killed_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_kill_9_during_loadbalancer_create(cloud: Cloud, killed_lb: dict[str, Any]) -> None:
-    lb = _lb_active(cloud, "lb-k9")
+    lb = lb_active(cloud, "lb-k9")
     amps = _amphorae(cloud, lb["id"])
     assert [a["status"] for a in amps] == ["ALLOCATED"], amps
     amp = amps[0]["id"]
@@ -71,13 +71,9 @@ def test_kill_9_during_loadbalancer_create(cloud: Cloud, killed_lb: dict[str, An
     assert len(servers) == 1
 
 
-def _lb_active(cloud: Cloud, name: str) -> dict[str, Any]:
-    return lb_active(cloud, name)
-
-
 def test_kill_9_during_member_create_on_another_network(
         cloud: Cloud, spec: dict[str, Any], killed_lb: dict[str, Any]) -> None:
-    _lb_active(cloud, "lb-k9")
+    lb_active(cloud, "lb-k9")
     listener(cloud, "k9-listener", "HTTP", 80, lb="lb-k9")
     pool(cloud, "k9-pool", "k9-listener", "HTTP", "ROUND_ROBIN")
     cloud.openstack("loadbalancer", "member", "create", "--name", "lb-backend4", "--subnet-id",
@@ -85,7 +81,7 @@ def test_kill_9_during_member_create_on_another_network(
                     "--protocol-port", "80", "k9-pool")
     time.sleep(0.5)  # the flow is creating and attaching the amphora's port on net2
     _kill_service(cloud)
-    lb = _lb_active(cloud, "lb-k9")
+    lb = lb_active(cloud, "lb-k9")
     url = f"http://{lb['vip_address']}/"
     # RegionTwo learns the amphora's new port on net2 within an agent round or two.
     wait_for(lambda: requests(cloud, NET1, url, 1) == ["lb-backend4"], 20,
@@ -98,7 +94,7 @@ def test_kill_9_during_member_create_on_another_network(
 
 def test_dead_amphora_is_replaced_and_serves_the_same_vip(
         cloud: Cloud, spec: dict[str, Any], killed_lb: dict[str, Any]) -> None:
-    lb = _lb_active(cloud, "lb-k9")
+    lb = lb_active(cloud, "lb-k9")
     if not cloud.openstack("loadbalancer", "member", "list", "k9-pool"):
         member(cloud, "k9-pool", spec, "lb-backend4")
     old = _amphorae(cloud, lb["id"])[0]
@@ -115,7 +111,7 @@ def test_dead_amphora_is_replaced_and_serves_the_same_vip(
         amps = [a for a in _amphorae(cloud, lb["id"]) if a["id"] != old["id"]]
         return amps if amps and amps[0]["status"] == "ALLOCATED" else None
     wait_for(replaced, 120, what="a replacement amphora")
-    lb = _lb_active(cloud, "lb-k9")
+    lb = lb_active(cloud, "lb-k9")
     url = f"http://{lb['vip_address']}/"
     wait_for(lambda: requests(cloud, NET1, url, 1) == ["lb-backend4"], 20,
              what="backend4 answering through the new amphora")
