@@ -235,6 +235,7 @@ class _Guard:
     def __init__(self) -> None:
         self.clouds: list[Cloud] = []
         self.installed = False
+        self.owner = os.getpid()
 
     def add(self, cloud: Cloud) -> None:
         self.clouds.append(cloud)
@@ -249,10 +250,14 @@ class _Guard:
             self.clouds.remove(cloud)
 
     def stop_all(self) -> None:
+        if os.getpid() != self.owner:
+            return
         for cloud in list(self.clouds):
             stop_cloud(cloud)
 
     def _on_sigterm(self, signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != self.owner:  # a forked copy of the test run: only end it
+            os._exit(128 + signum)
         self.stop_all()
         raise SystemExit(128 + signum)
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -129,6 +133,34 @@ def member(cloud: Cloud, pool: str, spec: dict[str, Any], backend: str, *extra: 
         "--address", spec["ips"][backend], "--protocol-port", str(port), *extra, "--wait",
         pool)
     return made
+
+
+def amphorae(cloud: Cloud, lb_id: str, deleted: bool = False) -> list[dict[str, Any]]:
+    """The amphorae of a load balancer (the DELETED ones too if ``deleted``)."""
+    amps: list[dict[str, Any]] = cloud.openstack("loadbalancer", "amphora", "list",
+                                                 "--loadbalancer", lb_id)
+    return [a for a in amps if deleted or a["status"] != "DELETED"]
+
+
+def namespace_pids(namespace: str, name: str | None = None) -> list[int]:
+    """Processes in a namespace (only those whose command is ``name`` if given)."""
+    out = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
+                         check=False).stdout.split()
+    return [int(p) for p in out if name is None or _comm(int(p)) == name]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def kill(pids: list[int]) -> None:
+    """SIGKILL each process; one already gone (a child of another) is fine."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def amphora_namespace(cloud: Cloud, amphora_id: str) -> str:

@@ -4,19 +4,26 @@ service and agent killed with -9 while a load balancer serves."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from lb_support import NET1, amphora_namespace, listener, member, pool, requests, wait_for
+from lb_support import (
+    NET1,
+    amphora_namespace,
+    amphorae,
+    kill,
+    listener,
+    member,
+    namespace_pids,
+    pool,
+    requests,
+    wait_for,
+)
 
 from tests_support import TRICIRCLE_LB, Cloud, clean_env
 
@@ -49,15 +56,10 @@ class Load:
         return lines, max(gaps, default=0.0)
 
 
-def _amphorae(cloud: Cloud, lb_id: str) -> list[dict[str, Any]]:
-    return [a for a in cloud.openstack("loadbalancer", "amphora", "list", "--loadbalancer",
-                                       lb_id) if a["status"] != "DELETED"]
-
-
 def _vip_holder(cloud: Cloud, lb: dict[str, Any]) -> str:
     """The namespace of the amphora that holds the VIP now (keepalived's MASTER)."""
     def holder() -> str | None:
-        for amp in _amphorae(cloud, lb["id"]):
+        for amp in amphorae(cloud, lb["id"]):
             ns = amphora_namespace(cloud, amp["id"])
             addrs = subprocess.run(["ip", "-n", ns, "-o", "addr"], capture_output=True,
                                    text=True, check=False).stdout
@@ -68,30 +70,8 @@ def _vip_holder(cloud: Cloud, lb: dict[str, Any]) -> str:
     return found
 
 
-def _pids(namespace: str, name: str | None = None) -> list[int]:
-    out = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
-                         check=False).stdout.split()
-    pids = [int(p) for p in out]
-    if name is None:
-        return pids
-    return [p for p in pids if _comm(p) == name]
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _kill(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 def _whole_pair(cloud: Cloud, lb_id: str) -> bool:
-    amps = _amphorae(cloud, lb_id)
+    amps = amphorae(cloud, lb_id)
     lb = cloud.openstack("loadbalancer", "show", lb_id)
     return (lb["provisioning_status"] == "ACTIVE"
             and sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
@@ -116,7 +96,7 @@ def ha_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_active_standby_pair_on_two_hosts(cloud: Cloud, ha_lb: dict[str, Any]) -> None:
-    amps = _amphorae(cloud, ha_lb["id"])
+    amps = amphorae(cloud, ha_lb["id"])
     assert sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
     hosts = {cloud.openstack("server", "show", cloud.openstack(
         "loadbalancer", "amphora", "show", a["id"])["compute_id"])["OS-EXT-SRV-ATTR:host"]
@@ -138,11 +118,11 @@ def test_master_haproxy_killed_then_master_namespace_deleted(
     load = Load(cloud, url, 40)
     time.sleep(5)
     first = _vip_holder(cloud, ha_lb)
-    _kill(_pids(first, "haproxy"))
+    kill(namespace_pids(first, "haproxy"))
     time.sleep(12)
     second = _vip_holder(cloud, ha_lb)
     assert second != first
-    _kill(_pids(second))
+    kill(namespace_pids(second))
     subprocess.run(["ip", "netns", "delete", second], check=False)
     lines, outage = load.result()
     failed = sum(1 for _, a in lines if a == "FAIL")
@@ -168,7 +148,7 @@ def test_kill_9_of_every_service_and_agent_while_serving(
     status = json.loads(cloud.cli("status", "--json").stdout)
     names = [s["name"] for s in status["services"]]
     for name in names:
-        _kill([cloud.pid(name)])
+        kill([cloud.pid(name)])
     lines, outage = load.result()
     failed = sum(1 for _, a in lines if a == "FAIL")
     assert failed == 0, (failed, outage)
@@ -188,7 +168,7 @@ def test_failover_api_swaps_the_pair_without_failed_requests(
         cloud: Cloud, ha_lb: dict[str, Any]) -> None:
     wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
              what="the pair whole before the failover")
-    before = {a["id"] for a in _amphorae(cloud, ha_lb["id"])}
+    before = {a["id"] for a in amphorae(cloud, ha_lb["id"])}
     url = f"http://{ha_lb['vip_address']}/"
     requests(cloud, NET1, url, 1)
     load = Load(cloud, url, 75)
@@ -202,5 +182,5 @@ def test_failover_api_swaps_the_pair_without_failed_requests(
     failed = sum(1 for _, a in lines if a == "FAIL")
     print(f"\nfailover API: {len(lines)} requests, {failed} failed, "
           f"longest gap {outage:.2f}s")
-    assert not before & {a["id"] for a in _amphorae(cloud, ha_lb["id"])}
+    assert not before & {a["id"] for a in amphorae(cloud, ha_lb["id"])}
     assert failed == 0, (failed, outage)

@@ -15,9 +15,12 @@ from lb_support import (
     NET1,
     NET2,
     amphora_namespace,
+    amphorae,
+    kill,
     lb_active,
     listener,
     member,
+    namespace_pids,
     pool,
     requests,
     wait_for,
@@ -34,12 +37,6 @@ def _kill_service(cloud: Cloud) -> None:
     os.kill(cloud.pid(SERVICE), signal.SIGKILL)
 
 
-def _amphorae(cloud: Cloud, lb_id: str) -> list[dict[str, Any]]:
-    amps: list[dict[str, Any]] = cloud.openstack("loadbalancer", "amphora", "list",
-                                                 "--loadbalancer", lb_id)
-    return amps
-
-
 def _ports_named(cloud: Cloud, fragment: str) -> list[dict[str, Any]]:
     return [p for p in cloud.openstack("port", "list", "--long", region="CentralRegion")
             if fragment in p["Name"]]
@@ -51,7 +48,7 @@ def killed_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     lb = cloud.openstack("loadbalancer", "create", "--name", "lb-k9", "--vip-subnet-id",
                          spec["subnet1"]["id"])
     # Cut the flow once it has started on the amphora (ports and server in flight).
-    wait_for(lambda: _amphorae(cloud, lb["id"]), 30, interval=0.2, what="an amphora row")
+    wait_for(lambda: amphorae(cloud, lb["id"]), 30, interval=0.2, what="an amphora row")
     time.sleep(1.0)
     _kill_service(cloud)
     yield lb
@@ -60,7 +57,7 @@ def killed_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def test_kill_9_during_loadbalancer_create(cloud: Cloud, killed_lb: dict[str, Any]) -> None:
     lb = lb_active(cloud, "lb-k9")
-    amps = _amphorae(cloud, lb["id"])
+    amps = amphorae(cloud, lb["id"], deleted=True)
     assert [a["status"] for a in amps] == ["ALLOCATED"], amps
     amp = amps[0]["id"]
     # Nothing made twice: one management port, one VRRP port, one server.
@@ -87,7 +84,7 @@ def test_kill_9_during_member_create_on_another_network(
     wait_for(lambda: requests(cloud, NET1, url, 1) == ["lb-backend4"], 20,
              what="backend4 answering through lb-k9")
     assert requests(cloud, NET1, url, 3) == ["lb-backend4"] * 3
-    amp = _amphorae(cloud, lb["id"])[0]["id"]
+    amp = amphorae(cloud, lb["id"], deleted=True)[0]["id"]
     net2 = cloud.openstack("network", "show", NET2, region="CentralRegion")["id"]
     assert len(_ports_named(cloud, f"octavia-amp-{amp}-net-{net2}")) == 1
 
@@ -97,18 +94,16 @@ def test_dead_amphora_is_replaced_and_serves_the_same_vip(
     lb = lb_active(cloud, "lb-k9")
     if not cloud.openstack("loadbalancer", "member", "list", "k9-pool"):
         member(cloud, "k9-pool", spec, "lb-backend4")
-    old = _amphorae(cloud, lb["id"])[0]
+    old = amphorae(cloud, lb["id"], deleted=True)[0]
     namespace = amphora_namespace(cloud, old["id"])
-    pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
-                          check=True).stdout.split()
+    pids = namespace_pids(namespace)
     assert pids, f"nothing runs in {namespace}"
     started = time.monotonic()
-    for pid in pids:  # everything in the amphora: its agent, HAProxy, init
-        os.kill(int(pid), signal.SIGKILL)
+    kill(pids)  # everything in the amphora: its agent, HAProxy, init
     subprocess.run(["ip", "netns", "delete", namespace], check=True)
 
     def replaced() -> list[dict[str, Any]] | None:
-        amps = [a for a in _amphorae(cloud, lb["id"]) if a["id"] != old["id"]]
+        amps = [a for a in amphorae(cloud, lb["id"], deleted=True) if a["id"] != old["id"]]
         return amps if amps and amps[0]["status"] == "ALLOCATED" else None
     wait_for(replaced, 120, what="a replacement amphora")
     lb = lb_active(cloud, "lb-k9")
@@ -119,5 +114,5 @@ def test_dead_amphora_is_replaced_and_serves_the_same_vip(
     assert elapsed < 120
     wait_for(lambda: cloud.openstack("loadbalancer", "show", "lb-k9")["operating_status"]
              == "ONLINE", 30, what="lb-k9 ONLINE")
-    amps = [a for a in _amphorae(cloud, lb["id"]) if a["status"] != "DELETED"]
+    amps = [a for a in amphorae(cloud, lb["id"], deleted=True) if a["status"] != "DELETED"]
     assert [a["status"] for a in amps] == ["ALLOCATED"] and amps[0]["id"] != old["id"]

@@ -58,12 +58,14 @@ def test_least_connections_and_weights(cloud: Cloud, spec: dict[str, Any],
     answers = requests(cloud, NET1, f"http://{_vip(spec)}:8080/", 8)
     assert set(answers) == set(BACKENDS), answers
     # Weight 0 drains: backend1 gets no new connection; the others still do.
-    cloud.openstack("loadbalancer", "member", "set", "--weight", "0", "--wait",
-                    "pool-tcp", "lb-backend1")
+    done = cloud.openstack_raw("loadbalancer", "member", "set", "--weight", "0", "--wait",
+                               "pool-tcp", "lb-backend1")
+    assert done.returncode == 0, done.stderr
     answers = requests(cloud, NET1, f"http://{_vip(spec)}:8080/", 9)
     assert set(answers) == set(BACKENDS) - {"lb-backend1"}, answers
-    cloud.openstack("loadbalancer", "member", "set", "--weight", "1", "--wait",
-                    "pool-tcp", "lb-backend1")
+    done = cloud.openstack_raw("loadbalancer", "member", "set", "--weight", "1", "--wait",
+                               "pool-tcp", "lb-backend1")
+    assert done.returncode == 0, done.stderr
 
 
 def test_health_monitor_takes_a_dead_backend_out_and_back(

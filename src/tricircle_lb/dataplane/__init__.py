@@ -7,6 +7,8 @@ builds the embedded hosts; :func:`teardown_all` removes everything named
 with the project prefix.
 """
 
+import pyroute2.config
+
 from tricircle_lb.dataplane.errors import (
     DataplaneError,
     InvalidName,
@@ -28,6 +30,13 @@ from tricircle_lb.dataplane.names import PREFIX, host_namespace
 from tricircle_lb.dataplane.netlink import NetlinkDataplane
 from tricircle_lb.dataplane.teardown import kill_processes, teardown_all
 from tricircle_lb.dataplane.underlay import Underlay, UnderlayHost, UnderlaySpec
+
+# pyroute2 forks a child to act in another namespace (IPRoute(netns=…), netns.create)
+# and SIGTERMs it once it has answered. Without this the child, a copy of the caller,
+# runs the caller's SIGTERM handler there: a handler that raises lets the copy carry on
+# as the caller inside that namespace (it made a test run continue in a fresh namespace
+# where 127.0.0.1 is unreachable); one that logs can deadlock on a copied lock.
+pyroute2.config.disable_mp_signal = True
 
 __all__ = [
     "PREFIX",
