@@ -105,6 +105,23 @@ def test_update_and_delete_reach_mirrors_through_jobs(cloud: Cloud) -> None:
     assert ok(central.get("/v1.0/routings", params={"top_id": net["id"]}))["routings"] == []
 
 
+def test_an_address_freed_at_central_is_reused_before_the_region_hears_of_it(
+        cloud: Cloud) -> None:
+    net = make_net(cloud)
+    ok(cloud.client("CentralRegion").post("/v2.0/subnets", json={"subnet": {
+        "network_id": net["id"], "cidr": "10.0.10.0/29", "ip_version": 4}}), 201)
+    r1, central = cloud.client("RegionOne"), cloud.client("CentralRegion")
+    old = ok(r1.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}), 201)["port"]
+    ok(central.delete(f"/v2.0/ports/{old['id']}"), 204)  # its sync job has not run yet
+    new = ok(r1.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}), 201)["port"]
+    assert new["fixed_ips"] == old["fixed_ips"]  # central gave the address out again
+    address = old["fixed_ips"][0]["ip_address"]
+    found = ok(r1.get("/v2.0/ports", params={"fixed_ips": f"ip_address={address}"}))["ports"]
+    assert [p["id"] for p in found] == [new["id"]]
+    cloud.run_jobs()
+    error(r1.get(f"/v2.0/ports/{old['id']}"), 404)
+
+
 def test_sync_job_survives_an_unreachable_region(cloud: Cloud) -> None:
     net = make_net(cloud)
     r2 = cloud.client("RegionTwo")

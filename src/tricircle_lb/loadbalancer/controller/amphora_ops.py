@@ -48,6 +48,8 @@ MASTER_PRIORITY, BACKUP_PRIORITY, VRRP_ID = 100, 90, 1
 PAIR_ROLES = (AmphoraRole.MASTER.value, AmphoraRole.BACKUP.value)
 # After a handover, requests in flight on the old holder finish before it goes.
 HANDOVER_GRACE = 1.0
+# The survivor preempts on the holder's next advertisement (advert_int 1 s).
+HANDOVER_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class AmphoraOps:
         self._save(amp.id, status=AmphoraStatus.PENDING_DELETE.value)
         amp.status = AmphoraStatus.PENDING_DELETE.value
 
+    # VRRP ----------------------------------------------------------------------
     def holds_vip(self, amp: Amphora) -> bool:
         """Whether keepalived in ``amp`` is MASTER now (False if it cannot say)."""
         try:
@@ -194,16 +197,72 @@ class AmphoraOps:
         return info.get("vrrp_state") == "MASTER"
 
     def configure_vrrp(self, amps: list[Amphora], vip: Vip, lb_id: str) -> None:
-        """keepalived on each amphora of a pair: unicast VRRP to the other (Octavia's way)."""
+        """keepalived on each amphora of a pair: unicast VRRP to the other (Octavia's way).
+
+        Every amphora that answers is configured even when one does not: after a
+        double failure the one being built takes the VIP alone at once, and the
+        flow, retried, replaces the dead one. The first failure is raised after."""
+        failed: list[AmphoraUnreachable] = []
         for amp in amps:
-            peers = [str(a.vrrp_ip) for a in amps if a.id != amp.id]
-            vrrp = self.network.get_port(str(amp.vrrp_port_id))
-            self.agent.configure_vrrp(
-                str(amp.lb_network_ip), vip=vip.address, prefixlen=vip.prefixlen,
-                mac=vrrp.mac_address, vrrp_ip=str(amp.vrrp_ip), peers=peers,
-                priority=MASTER_PRIORITY if amp.role == AmphoraRole.MASTER.value
-                else BACKUP_PRIORITY,
-                vrid=VRRP_ID, advert_int=1, auth_pass=self._vrrp_password(lb_id))
+            try:
+                self._configure_vrrp_on(amp, amps, vip, lb_id)
+            except AmphoraUnreachable as exc:
+                LOG.warning("amphora %s: keepalived not configured: %s", amp.id, exc)
+                failed.append(exc)
+        if failed:
+            raise failed[0]
+
+    def _configure_vrrp_on(self, amp: Amphora, pair: list[Amphora], vip: Vip, lb_id: str,
+                           *, priority: int | None = None, preempt: bool = False) -> None:
+        if priority is None:
+            priority = MASTER_PRIORITY if amp.role == AmphoraRole.MASTER.value \
+                else BACKUP_PRIORITY
+        vrrp = self.network.get_port(str(amp.vrrp_port_id))
+        self.agent.configure_vrrp(
+            str(amp.lb_network_ip), vip=vip.address, prefixlen=vip.prefixlen,
+            mac=vrrp.mac_address, vrrp_ip=str(amp.vrrp_ip),
+            peers=[str(a.vrrp_ip) for a in pair if a.id != amp.id], priority=priority,
+            vrid=VRRP_ID, advert_int=1, auth_pass=self._vrrp_password(lb_id),
+            preempt=preempt)
+
+    def hand_over(self, holder: Amphora, survivor: Amphora, vip: Vip, lb_id: str) -> bool:
+        """Move the VIP from ``holder`` (about to go) to ``survivor``, make-before-break.
+
+        The holder drops to the BACKUP priority and the survivor, at the MASTER
+        priority, preempts: it adds the VIP and sends gratuitous ARPs before the
+        holder, seeing the higher priority, lets the VIP go. Stopping the holder's
+        keepalived instead would leave the VIP unheld for the survivor's skew time
+        (0.65 s at priority 90), enough to lose a connection attempt. Then the
+        holder's keepalived stops and the rows swap roles. False if the survivor
+        did not take the VIP in time (the holder keeps it; removing it hands it over).
+        """
+        pair = [holder, survivor]
+        self._configure_vrrp_on(holder, pair, vip, lb_id, priority=BACKUP_PRIORITY)
+        self._configure_vrrp_on(survivor, pair, vip, lb_id, priority=MASTER_PRIORITY,
+                                preempt=True)
+        deadline = time.monotonic() + HANDOVER_TIMEOUT
+        while not self.holds_vip(survivor) or self.holds_vip(holder):
+            if time.monotonic() > deadline:
+                LOG.warning("amphora %s did not take the VIP from %s within %.0f s",
+                            survivor.id, holder.id, HANDOVER_TIMEOUT)
+                return False
+            time.sleep(POLL / 4)
+        LOG.info("VIP %s handed over from amphora %s to %s", vip.address, holder.id,
+                 survivor.id)
+        self.stop_vrrp(holder)
+        self.swap_roles(master=survivor, backup=holder)
+        return True
+
+    def swap_roles(self, *, master: Amphora, backup: Amphora) -> None:
+        """Record that ``master`` holds the VIP now (``amphora list`` shows the truth)."""
+        for amp, role in ((master, AmphoraRole.MASTER.value), (backup, AmphoraRole.BACKUP.value)):
+            self._save(amp.id, role=role)
+            amp.role = role
+
+    def stop_vrrp(self, amp: Amphora) -> None:
+        """Stop keepalived in ``amp`` (best effort: a dead amphora runs none)."""
+        with contextlib.suppress(AmphoraError):
+            self.agent.with_timeout(PROBE_TIMEOUT * 2).stop_vrrp(str(amp.lb_network_ip))
 
     def _vrrp_password(self, lb_id: str) -> str:
         """Per load balancer, unguessable without the deployment's key (keepalived: 8 chars)."""
@@ -292,9 +351,11 @@ class AmphoraOps:
         to its peer at once (priority 0) instead of after three missed adverts."""
         self._save(amp.id, status=AmphoraStatus.PENDING_DELETE.value)
         if amp.role in PAIR_ROLES and amp.lb_network_ip:
-            with contextlib.suppress(AmphoraError):  # a dead amphora hands over nothing
-                self.agent.with_timeout(PROBE_TIMEOUT * 2).stop_vrrp(amp.lb_network_ip)
+            if self.holds_vip(amp):  # no survivor took it over: give it up at once
+                self.stop_vrrp(amp)
                 time.sleep(HANDOVER_GRACE)
+            else:
+                self.stop_vrrp(amp)
         if amp.compute_id:
             self.compute.delete(amp.compute_id)
         for port_id in [amp.mgmt_port_id, amp.vrrp_port_id,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from tricircle_lb.db import Database
 from tricircle_lb.jobs import PermanentJobError
 from tricircle_lb.loadbalancer.controller import amphora_config, handoff, statuses
-from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps
+from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps, Vip
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraRefused
 from tricircle_lb.loadbalancer.drivers.compute import ComputeError, ComputeUnavailable
 from tricircle_lb.loadbalancer.drivers.network import NetworkRefused
@@ -129,9 +129,8 @@ class Flows:
             amps = [a for a in everything if a.status in _LIVE]
             retiring = [a for a in everything if a.status == AmphoraStatus.PENDING_DELETE.value]
             pair = lb.topology == ACTIVE_STANDBY
-            have = {a.role for a in amps}
-            amps += [self._new_amphora(lb_id, role) for role in _roles(pair) if role not in have]
             session.expunge_all()
+        vip = self.ops.vip(lb)
         # An amphora that died while this flow waited (its failover could not start
         # while the load balancer was pending) is replaced here, not retried forever.
         for amp in [a for a in amps if a.status == AmphoraStatus.ALLOCATED.value]:
@@ -141,8 +140,10 @@ class Flows:
                 self.ops.retire(amp)
                 amps.remove(amp)
                 retiring.append(amp)
-                amps.append(self._new_amphora(lb_id, str(amp.role)))
-        vip = self.ops.vip(lb)
+        if pair:
+            self._keep_vip_on_survivor(lb_id, vip, amps, retiring)
+        have = {a.role for a in amps}
+        amps += [self._new_amphora(lb_id, role) for role in _roles(pair) if role not in have]
         wanted = {self.ops.network.get_subnet(s).network_id: s for s in sorted(wanted_subnets)}
         for amp in amps:
             if amp.status == AmphoraStatus.BOOTING.value:
@@ -166,6 +167,23 @@ class Flows:
             if fresh is not None:
                 statuses.mark_active(session, fresh)
         LOG.info("load balancer %s converged (%d amphorae)", lb_id, len(amps))
+
+    def _keep_vip_on_survivor(self, lb_id: str, vip: Vip, amps: list[Amphora],
+                              retiring: list[Amphora]) -> None:
+        """Before a pair's amphora is replaced, its serving peer holds the VIP and the
+        MASTER role (its replacement is then built as BACKUP): a live VIP holder hands
+        the VIP over; one that failed already lost it to keepalived, so only the roles
+        change. The retiring amphorae's keepalived stops, so none of them takes the VIP
+        back once its peer stops advertising to it."""
+        survivor = next((a for a in amps if a.status == AmphoraStatus.ALLOCATED.value), None)
+        for old in retiring:
+            if survivor is not None and self.ops.holds_vip(old):
+                if self.ops.hand_over(old, survivor, vip, lb_id):
+                    continue
+            elif survivor is not None and old.role == AmphoraRole.MASTER.value:
+                self.ops.swap_roles(master=survivor, backup=old)
+            if not self.ops.holds_vip(old):
+                self.ops.stop_vrrp(old)
 
     def _new_amphora(self, lb_id: str, role: str) -> Amphora:
         with self.db.write() as session:

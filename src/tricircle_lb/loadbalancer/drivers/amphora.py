@@ -117,17 +117,18 @@ class AmphoraClient:
 
     def configure_vrrp(self, ip: str, *, vip: str, prefixlen: int, mac: str, vrrp_ip: str,
                        peers: list[str], priority: int, vrid: int, advert_int: int,
-                       auth_pass: str) -> str:
+                       auth_pass: str, preempt: bool = False) -> str:
         """Start or reload keepalived on the VRRP port with ``mac``; its interface's name.
 
         ``vrrp_ip`` is that port's address, ``peers`` the other amphorae's VRRP
         addresses; ``priority`` 100 for MASTER and 90 for BACKUP as in Octavia
-        (with nopreempt, so a running MASTER keeps the VIP); ``auth_pass`` at
-        most 8 characters, the same on every amphora of the load balancer."""
+        (with nopreempt, so a running MASTER keeps the VIP, unless ``preempt``:
+        a hand-over); ``auth_pass`` at most 8 characters, the same on every
+        amphora of the load balancer."""
         body = self._call(ip, "PUT", "/vrrp", {
             "vip": vip, "prefixlen": prefixlen, "mac": mac, "vrrp_ip": vrrp_ip,
             "peers": list(peers), "priority": priority, "vrid": vrid,
-            "advert_int": advert_int, "auth_pass": auth_pass})
+            "advert_int": advert_int, "auth_pass": auth_pass, "preempt": preempt})
         return str(body["interface"])
 
     def stop_vrrp(self, ip: str) -> None:

@@ -124,7 +124,9 @@ class FakeAmphora(AmphoraClient):
 
     ``configs`` holds the configuration each amphora (by management address)
     was last given; ``vips`` and ``networks`` what was plugged into it,
-    ``vrrp`` its keepalived settings.
+    ``vrrp`` its keepalived settings and ``holders`` which amphora keepalived
+    gives each VIP to: the first configured keeps it (nopreempt) until it stops
+    or a peer with a higher priority is configured to preempt.
     """
 
     def __init__(self, calls: list[Call] | None = None) -> None:
@@ -134,6 +136,7 @@ class FakeAmphora(AmphoraClient):
         self.vips: dict[str, str] = {}
         self.networks: dict[str, list[str]] = defaultdict(list)
         self.vrrp: dict[str, dict[str, object]] = {}
+        self.holders: dict[str, str] = {}  # VIP → management address of its MASTER
         self._failures = _Failures()
 
     def fail_on(self, method: str, error: Exception, times: int = 1) -> None:
@@ -145,7 +148,8 @@ class FakeAmphora(AmphoraClient):
     def info(self, ip: str) -> Body:
         self._failures.check("info")
         vrrp = self.vrrp.get(ip)
-        state = None if vrrp is None else "MASTER" if vrrp["priority"] == 100 else "BACKUP"
+        state = None if vrrp is None else \
+            "MASTER" if self.holders.get(str(vrrp["vip"])) == ip else "BACKUP"
         return {"hostname": f"amphora-at-{ip}", "api_version": "1.0", "vrrp_state": state}
 
     def plug_vip(self, ip: str, vip: str, prefixlen: int, mac: str,
@@ -158,18 +162,36 @@ class FakeAmphora(AmphoraClient):
 
     def configure_vrrp(self, ip: str, *, vip: str, prefixlen: int, mac: str, vrrp_ip: str,
                        peers: list[str], priority: int, vrid: int, advert_int: int,
-                       auth_pass: str) -> str:
+                       auth_pass: str, preempt: bool = False) -> str:
         self._failures.check("configure_vrrp")
         self.vrrp[ip] = {"vip": f"{vip}/{prefixlen}", "mac": mac, "vrrp_ip": vrrp_ip,
                          "peers": list(peers), "priority": priority, "vrid": vrid,
-                         "advert_int": advert_int, "auth_pass": auth_pass}
+                         "advert_int": advert_int, "auth_pass": auth_pass,
+                         "preempt": preempt}
+        self._elect(f"{vip}/{prefixlen}")
         self.calls.append(("configure_vrrp", ip))
         return "eth1"
 
     def stop_vrrp(self, ip: str) -> None:
         self._failures.check("stop_vrrp")
-        self.vrrp.pop(ip, None)
+        vrrp = self.vrrp.pop(ip, None)
+        if vrrp is not None:
+            self._elect(str(vrrp["vip"]))
         self.calls.append(("stop_vrrp", ip))
+
+    def _elect(self, vip: str) -> None:
+        peers = {ip: int(str(v["priority"])) for ip, v in self.vrrp.items() if v["vip"] == vip}
+        holder = self.holders.get(vip)
+        if holder not in peers:
+            holder = max(peers, key=lambda ip: peers[ip], default=None)
+        else:
+            preempting = [ip for ip in peers if self.vrrp[ip]["preempt"]
+                          and peers[ip] > peers[str(holder)]]
+            holder = max(preempting, key=lambda ip: peers[ip], default=holder)
+        if holder is None:
+            self.holders.pop(vip, None)
+        else:
+            self.holders[vip] = holder
 
     def plug_network(self, ip: str, mac: str) -> str:
         self._failures.check("plug_network")

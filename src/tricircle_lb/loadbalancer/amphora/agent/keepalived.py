@@ -90,6 +90,10 @@ class VrrpConfig:
     vrid: int
     advert_int: int
     auth_pass: str
+    # True only while the controller hands the VIP over to this amphora: it takes the
+    # VIP from a lower-priority MASTER at once (make-before-break), then goes back to
+    # nopreempt.
+    preempt: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.interface, str) or not _IFNAME.fullmatch(self.interface):
@@ -99,6 +103,8 @@ class VrrpConfig:
         _int(self.priority, "priority", 1, 254)  # 255 is the address owner's
         _int(self.vrid, "vrid", 1, 255)
         _int(self.advert_int, "advert_int", 1, 255)
+        if not isinstance(self.preempt, bool):
+            raise InvalidVrrp("preempt must be true or false")
         if not isinstance(self.auth_pass, str) or not _AUTH_PASS.fullmatch(self.auth_pass):
             raise InvalidVrrp("auth_pass must be 1 to 8 letters, digits or ._~+/=-")
         if not isinstance(self.peers, tuple) or not 1 <= len(self.peers) <= MAX_PEERS:

@@ -9,7 +9,8 @@ POST     /plug/network   ``{"mac"}`` → ``{"interface"}``
 PUT      /config         codec JSON of a LoadBalancerConfig → ``{"listeners": [ids]}``
 DELETE   /config         stop HAProxy → ``{}``
 PUT      /vrrp           ``{"vip", "prefixlen", "mac", "vrrp_ip", "peers", "priority",
-                         "vrid", "advert_int"?, "auth_pass"}`` → ``{"interface"}``
+                         "vrid", "advert_int"?, "auth_pass", "preempt"?}`` →
+                         ``{"interface"}``
 DELETE   /vrrp           stop keepalived → ``{}``
 =======  ==============  ==========================================================
 
@@ -116,7 +117,7 @@ class AmphoraApi:
         return {}
 
     def put_vrrp(self, body: Body) -> Body:
-        _only(body, set(_VRRP_KEYS) | {"mac", "advert_int"})
+        _only(body, set(_VRRP_KEYS) | {"mac", "advert_int", "preempt"})
         missing = sorted(k for k in (*_VRRP_KEYS, "mac") if k not in body)
         if missing:
             raise Refused(f"missing key(s) {', '.join(missing)}")
@@ -133,14 +134,14 @@ class AmphoraApi:
                 interface=iface.name, vip=body["vip"], prefixlen=body["prefixlen"],
                 vrrp_ip=body["vrrp_ip"], peers=tuple(peers), priority=body["priority"],
                 vrid=body["vrid"], advert_int=body.get("advert_int", 1),
-                auth_pass=body["auth_pass"])
+                auth_pass=body["auth_pass"], preempt=body.get("preempt", False))
             with self._changes:
                 interfaces.allow_nonlocal_bind()
                 self.keepalived.apply(vrrp)
         except InvalidVrrp as exc:
             raise Refused(str(exc)) from None
-        LOG.info("VRRP: vrid %d priority %d on %s, peers %s", vrrp.vrid, vrrp.priority,
-                 iface.name, ", ".join(vrrp.peers))
+        LOG.info("VRRP: vrid %d priority %d%s on %s, peers %s", vrrp.vrid, vrrp.priority,
+                 " (preempting)" if vrrp.preempt else "", iface.name, ", ".join(vrrp.peers))
         return {"interface": iface.name}
 
     def delete_vrrp(self, _body: Body) -> Body:
