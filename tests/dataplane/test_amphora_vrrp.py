@@ -153,8 +153,9 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
 class Traffic:
     """A client loop on the VIP: one new connection per request, short timeouts."""
 
-    def __init__(self, ns: str) -> None:
+    def __init__(self, ns: str, pause: float = 0.0) -> None:
         self.ns = ns
+        self.pause = pause  # between requests (a client that is not always connected)
         self.results: list[tuple[float, float, bool]] = []  # start, end, ok
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -181,6 +182,8 @@ class Traffic:
             self.results.append((start, time.monotonic(), ok))
             if not ok:
                 time.sleep(0.05)  # a refused connection fails at once: do not spin
+            elif self.pause:
+                time.sleep(self.pause)
 
     def __enter__(self) -> Traffic:
         self._thread.start()
@@ -295,6 +298,24 @@ def test_active_standby_pair_fails_over(pair: Pair) -> None:
     assert eventually(lambda: pair.state(master) == "BACKUP", timeout=10)
     time.sleep(2)
     assert _master(pair, amps) == backup
+    master, backup = backup, master
+
+    # A controlled hand-over (the controller's, before it replaces the VIP holder):
+    # the holder drops to the BACKUP priority, the other preempts at the MASTER one.
+    # The new holder adds the VIP before the old lets it go: no request fails.
+    with Traffic(pair.ns("cli"), pause=0.05) as traffic:
+        time.sleep(1)
+        pair.configure(master, [AMPS[backup][1]], priority=90)
+        mgmt, vrrp_ip, mac = AMPS[backup]
+        client.configure_vrrp(mgmt, vip=VIP, prefixlen=24, mac=mac, vrrp_ip=vrrp_ip,
+                              peers=[AMPS[master][1]], priority=100, vrid=51, advert_int=1,
+                              auth_pass="tcltest1", preempt=True)
+        assert "nopreempt" not in (pair.tmp / backup / "keepalived.conf").read_text()
+        assert eventually(lambda: _master(pair, amps) == backup, timeout=10)
+        moved = time.monotonic()
+        assert eventually(lambda: traffic.succeeded_since(moved + 1) > 5, timeout=15)
+    traffic.report("controlled hand-over")
+    assert all(ok for *_, ok in traffic.results), "a request failed during the hand-over"
     master, backup = backup, master
 
     # (b) the MASTER amphora dies: every process killed, its namespace gone.
