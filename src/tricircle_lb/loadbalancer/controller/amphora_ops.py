@@ -24,6 +24,7 @@ import hmac
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tricircle_lb.db import Database
@@ -50,6 +51,20 @@ PAIR_ROLES = (AmphoraRole.MASTER.value, AmphoraRole.BACKUP.value)
 HANDOVER_GRACE = 1.0
 # The survivor preempts on the holder's next advertisement (advert_int 1 s).
 HANDOVER_TIMEOUT = 10.0
+
+
+def on_every(amps: list[Amphora], step: Callable[[Amphora], object]) -> None:
+    """``step`` on every amphora, also past one that does not answer (the others
+    serve sooner); the first :class:`AmphoraUnreachable` is raised at the end."""
+    unreachable: list[AmphoraUnreachable] = []
+    for amp in amps:
+        try:
+            step(amp)
+        except AmphoraUnreachable as exc:
+            LOG.warning("amphora %s does not answer: %s", amp.id, exc)
+            unreachable.append(exc)
+    if unreachable:
+        raise unreachable[0]
 
 
 @dataclass(frozen=True)
@@ -202,15 +217,7 @@ class AmphoraOps:
         Every amphora that answers is configured even when one does not: after a
         double failure the one being built takes the VIP alone at once, and the
         flow, retried, replaces the dead one. The first failure is raised after."""
-        failed: list[AmphoraUnreachable] = []
-        for amp in amps:
-            try:
-                self._configure_vrrp_on(amp, amps, vip, lb_id)
-            except AmphoraUnreachable as exc:
-                LOG.warning("amphora %s: keepalived not configured: %s", amp.id, exc)
-                failed.append(exc)
-        if failed:
-            raise failed[0]
+        on_every(amps, lambda amp: self._configure_vrrp_on(amp, amps, vip, lb_id))
 
     def _configure_vrrp_on(self, amp: Amphora, pair: list[Amphora], vip: Vip, lb_id: str,
                            *, priority: int | None = None, preempt: bool = False) -> None:

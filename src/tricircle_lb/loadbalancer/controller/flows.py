@@ -15,6 +15,7 @@ a refusal, a timeout or the last attempt reverts what the flow was making
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -24,8 +25,8 @@ from sqlalchemy.orm import Session
 from tricircle_lb.db import Database
 from tricircle_lb.jobs import PermanentJobError
 from tricircle_lb.loadbalancer.controller import amphora_config, handoff, statuses
-from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps, Vip
-from tricircle_lb.loadbalancer.drivers.amphora import AmphoraRefused
+from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps, Vip, on_every
+from tricircle_lb.loadbalancer.drivers.amphora import AmphoraRefused, AmphoraUnreachable
 from tricircle_lb.loadbalancer.drivers.compute import ComputeError, ComputeUnavailable
 from tricircle_lb.loadbalancer.drivers.network import NetworkRefused
 from tricircle_lb.loadbalancer.models import (
@@ -151,7 +152,13 @@ class Flows:
                                   if a.id != amp.id and a.cached_zone) if pair else frozenset()
                 self.ops.build(amp, vip, avoid_hosts=peers, holds_vip=not pair)
             self.ops.plug_networks(amp, wanted, vip)
-        self._push_config(lb_id, amps)
+        try:
+            self._push_config(lb_id, amps)
+        except AmphoraUnreachable:
+            if pair:  # a peer died meanwhile: the amphorae that answer take the VIP now
+                with contextlib.suppress(AmphoraUnreachable):
+                    self.ops.configure_vrrp(amps, vip, lb_id)
+            raise
         if pair:
             self.ops.configure_vrrp(amps, vip, lb_id)
         for amp in amps:
@@ -199,8 +206,7 @@ class Flows:
             if lb is None:
                 return
             config = amphora_config.build(lb)
-        for amp in amps:
-            self.ops.agent.put_config(str(amp.lb_network_ip), config)
+        on_every(amps, lambda amp: self.ops.agent.put_config(str(amp.lb_network_ip), config))
 
     # Failover ---------------------------------------------------------------
     def failover_amphora(self, amphora_id: str) -> None:

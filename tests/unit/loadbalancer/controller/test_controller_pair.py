@@ -129,3 +129,22 @@ def _lb_row(rig: Rig, lb: dict[str, Any]) -> LoadBalancer:
         assert row is not None
         session.expunge(row)
         return row
+
+
+def test_a_peer_dying_mid_rebuild_leaves_the_new_amphora_serving(rig: Rig) -> None:
+    lb = _pair(rig)
+    old = _roles(rig, lb["id"])
+    rig.agent.vrrp.clear()  # both lost, the BACKUP while its MASTER's rebuild ran:
+    rig.agent.holders.clear()
+    rig.agent.fail_on("put_config", AmphoraUnreachable("no route to host"))  # its config
+    rig.api("PUT", f"/v2/octavia/amphorae/{old['MASTER'].id}/failover", 202,
+            token="admin-token")
+    assert rig.run() == 1
+    [job] = [j for j in rig.jobs() if j.status == "NEW"]
+    assert job.attempts == 1  # retried later; meanwhile the new amphora holds the VIP
+    [new] = [a for a in rig.amphorae(lb["id"]) if a.id not in {x.id for x in old.values()}]
+    assert new.lb_network_ip in rig.agent.configs and new.lb_network_ip in rig.agent.vrrp
+    rig.later()
+    assert rig.run() == 1
+    assert rig.show(lb["id"])["provisioning_status"] == "ACTIVE"
+    assert sorted(_roles(rig, lb["id"])) == ["BACKUP", "MASTER"]
