@@ -21,7 +21,10 @@ measures, from the kill:
 of its namespace, then the namespace is deleted, as a VM takes its kernel with
 it (a namespace left behind would keep answering ARP for the VIP).
 ``--mode haproxy`` kills only the MASTER's HAProxy processes; keepalived's check
-script moves the VIP. SINGLE runs always lose the whole amphora.
+script moves the VIP. ``--mode api`` kills nothing: ``loadbalancer failover``
+through the API replaces both amphorae (a controlled swap: the VIP is handed
+over before its holder goes); *whole again* then means both replaced.
+SINGLE runs always lose the whole amphora.
 
     .venv/bin/python bench/failover.py [--runs 10] [--single-runs 3] [--mode amphora]
 """
@@ -163,12 +166,12 @@ def vip_holder(dep: Deployment, api: Api, lb: Body) -> Body:
     return found
 
 
-def whole(api: Api, lb_id: str, killed: str, roles: list[str]) -> bool:
-    """The killed amphora replaced: its successors ALLOCATED, the load balancer ACTIVE."""
+def whole(api: Api, lb_id: str, replaced: set[str], roles: list[str]) -> bool:
+    """The ``replaced`` amphorae gone: their successors ALLOCATED, the load balancer ACTIVE."""
     amps = amphorae(api, lb_id)
     status = api.lb("GET", f"/lbaas/loadbalancers/{lb_id}")["loadbalancer"][
         "provisioning_status"]
-    return (status == "ACTIVE" and all(a["id"] != killed for a in amps)
+    return (status == "ACTIVE" and all(a["id"] not in replaced for a in amps)
             and all(a["status"] == "ALLOCATED" for a in amps)
             and sorted(a["role"] for a in amps) == roles)
 
@@ -224,10 +227,13 @@ def load_balancers(api: Api, sc: Scenario, topologies: Sequence[str]) -> dict[st
 def failover_run(dep: Deployment, api: Api, loop: RequestLoop, lb: Body, mode: str,
                  roles: list[str]) -> Run:
     victim = vip_holder(dep, api, lb)
-    ns = namespace(dep, victim)
+    replaced = {a["id"] for a in amphorae(api, lb["id"])} if mode == "api" else {victim["id"]}
     kill_at, start = time.time(), time.monotonic()
-    kill(ns, mode)
-    done = poll(lambda: whole(api, lb["id"], victim["id"], roles), WHOLE_TIMEOUT)
+    if mode == "api":
+        api.lb("PUT", f"/lbaas/loadbalancers/{lb['id']}/failover")
+    else:
+        kill(namespace(dep, victim), mode)
+    done = poll(lambda: whole(api, lb["id"], replaced, roles), WHOLE_TIMEOUT)
     whole_s = time.monotonic() - start if done else None
     time.sleep(SETTLE)
     return Run(measure(loop.between(kill_at, time.time()), kill_at), whole_s)
@@ -267,8 +273,9 @@ def main() -> None:
                         help="ACTIVE_STANDBY failovers (0: none)")
     parser.add_argument("--single-runs", type=int, default=3,
                         help="SINGLE amphora losses (0: none)")
-    parser.add_argument("--mode", choices=("amphora", "haproxy"), default="amphora",
-                        help="what ACTIVE_STANDBY runs kill on the MASTER")
+    parser.add_argument("--mode", choices=("amphora", "haproxy", "api"), default="amphora",
+                        help="what ACTIVE_STANDBY runs kill on the MASTER (api: a "
+                             "load-balancer failover through the API)")
     args = parser.parse_args()
     plan = [(topo, n) for topo, n in (("ACTIVE_STANDBY", args.runs),
                                       ("SINGLE", args.single_runs)) if n > 0]
@@ -282,8 +289,10 @@ def main() -> None:
         sc.probe = dep.probe("RegionOne", sc.net1)
         for topo, runs in plan:
             mode = args.mode if topo == "ACTIVE_STANDBY" else "amphora"
-            label = f"{topo}, {'MASTER' if topo == 'ACTIVE_STANDBY' else 'amphora'} " \
-                    f"{'HAProxy killed' if mode == 'haproxy' else 'lost'}"
+            label = {"amphora": f"{topo}, {'MASTER' if topo == 'ACTIVE_STANDBY' else 'amphora'}"
+                                " lost",
+                     "haproxy": f"{topo}, MASTER's HAProxy killed",
+                     "api": f"{topo}, failover API (controlled swap)"}[mode]
             loop = RequestLoop(sc.probe, f"http://{lbs[topo]['vip_address']}/")
             try:
                 time.sleep(5)
