@@ -324,7 +324,12 @@ class AmphoraOps:
             if network_id == vip.network_id:
                 continue
             port_id = plugged.get(network_id)
-            if port_id is None:
+            if not port_id:
+                # The network is recorded before its port exists ("" until then): a
+                # flow cut between the two finds the port by name, to use or delete.
+                if port_id is None:
+                    plugged[network_id] = ""
+                    self._save(amp.id, plugged_networks=dict(plugged))
                 port = self.network.create_port(
                     name=member_port_name(amp.id, network_id), project_id="",
                     network_id=network_id, subnet_id=subnet_id)
@@ -339,16 +344,25 @@ class AmphoraOps:
     def unplug_networks(self, amp: Amphora, wanted: dict[str, str]) -> None:
         """Detach and delete the member-network ports no member needs any more."""
         plugged = dict(amp.plugged_networks or {})
-        for network_id, port_id in sorted(plugged.items()):
+        for network_id in sorted(plugged):
             if network_id in wanted:
                 continue
-            if amp.compute_id:
-                with contextlib.suppress(ComputeNotFound):
-                    self.compute.detach_port(amp.compute_id, port_id)
-            self.network.delete_port(port_id)
+            port_id = self._member_port(amp, network_id, plugged[network_id])
+            if port_id:
+                if amp.compute_id:
+                    with contextlib.suppress(ComputeNotFound):
+                        self.compute.detach_port(amp.compute_id, port_id)
+                self.network.delete_port(port_id)
             del plugged[network_id]
             self._save(amp.id, plugged_networks=dict(plugged))
         amp.plugged_networks = plugged
+
+    def _member_port(self, amp: Amphora, network_id: str, port_id: str) -> str | None:
+        """The id of the amphora's port on ``network_id``, by name if never recorded."""
+        if port_id:
+            return port_id
+        port = self.network.find_port(member_port_name(amp.id, network_id))
+        return port.id if port is not None else None
 
     # Removing ------------------------------------------------------------------
     def remove(self, amp: Amphora) -> None:
@@ -365,8 +379,9 @@ class AmphoraOps:
                 self.stop_vrrp(amp)
         if amp.compute_id:
             self.compute.delete(amp.compute_id)
-        for port_id in [amp.mgmt_port_id, amp.vrrp_port_id,
-                        *(amp.plugged_networks or {}).values()]:
+        members = [self._member_port(amp, net, port)
+                   for net, port in (amp.plugged_networks or {}).items()]
+        for port_id in [amp.mgmt_port_id, amp.vrrp_port_id, *members]:
             if port_id:
                 with contextlib.suppress(NetworkNotFound):
                     self.network.delete_port(port_id)

@@ -4,9 +4,11 @@ compute, the last member leaving unplugs and deletes it; both survive a crash.""
 from __future__ import annotations
 
 import pytest
-from controller_testing import Crash, Rig
+from controller_testing import LBS, Crash, Rig
+from sqlalchemy import select
 
-from tricircle_lb.loadbalancer.models import Amphora
+from tricircle_lb.jobs.models import JobStatus
+from tricircle_lb.loadbalancer.models import Amphora, Job, LoadBalancer
 
 Body = dict[str, object]
 
@@ -102,3 +104,22 @@ def test_member_delete_resumes_after_a_crash(rig: Rig, system: str, method: str)
     assert rig.central_ports(name=member_port(rig, amp)) == []
     assert rig.compute.ports[str(amp.compute_id)] == [amp.mgmt_port_id, amp.vrrp_port_id]
     assert rig.amphorae(str(lb["id"]))[0].plugged_networks == {}
+
+
+def test_a_port_made_just_before_a_crash_goes_with_its_amphora(rig: Rig) -> None:
+    lb, pool, amp = setup_pool(rig)
+    rig.member(str(pool["id"]), rig.subnet2, "10.0.20.10")
+    with pytest.raises(Crash):  # the port exists; its id was never recorded
+        rig.run(rig.crashing("network", "create_port"))
+    assert rig.amphorae(str(lb["id"]))[0].plugged_networks == {rig.subnet2["network_id"]: ""}
+    # The flow is never resumed (as after its last attempt): the load balancer is deleted.
+    with rig.state.db.write() as session:
+        for job in session.scalars(select(Job)):
+            job.status = JobStatus.FAIL.value
+        row = session.get(LoadBalancer, str(lb["id"]))
+        assert row is not None
+        row.provisioning_status = "ERROR"
+    rig.api("DELETE", f"{LBS}/{lb['id']}?cascade=true", 204)
+    rig.restart()
+    assert rig.run() == 1
+    assert not [name for name in rig.port_names() if amp.id in name]
