@@ -125,10 +125,13 @@ class AmphoraClient:
         (with nopreempt, so a running MASTER keeps the VIP, unless ``preempt``:
         a hand-over); ``auth_pass`` at most 8 characters, the same on every
         amphora of the load balancer."""
-        body = self._call(ip, "PUT", "/vrrp", {
+        request = {
             "vip": vip, "prefixlen": prefixlen, "mac": mac, "vrrp_ip": vrrp_ip,
             "peers": list(peers), "priority": priority, "vrid": vrid,
-            "advert_int": advert_int, "auth_pass": auth_pass, "preempt": preempt})
+            "advert_int": advert_int, "auth_pass": auth_pass}
+        if preempt:  # only then: an amphora with an older agent still takes the rest
+            request["preempt"] = True
+        body = self._call(ip, "PUT", "/vrrp", request)
         return str(body["interface"])
 
     def stop_vrrp(self, ip: str) -> None:
