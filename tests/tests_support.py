@@ -20,6 +20,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -227,6 +229,19 @@ def stop_cloud(cloud: Cloud) -> None:
     with contextlib.suppress(Exception):
         cloud.cli("down", "--purge", check=False, timeout=120)
     GUARD.discard(cloud)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5,
+             what: str = "condition") -> Any:
+    """``predicate()``'s first true value; AssertionError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(interval)
 
 
 class _Guard:

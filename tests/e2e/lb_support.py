@@ -8,12 +8,10 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests_support import Cloud
+from tests_support import Cloud, wait_for
 
 # A backend that answers every path with its host name (so a test sees who
 # answered, whatever the URL), HTTP/1.1 keep-alive, no logging.
@@ -51,18 +49,6 @@ BACKENDS = {
     "lb-backend3": ("RegionTwo", NET1, "RegionTwo-host1"),
     "lb-backend4": ("RegionTwo", NET2, "RegionTwo-host2"),
 }
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5,
-             what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        time.sleep(interval)
 
 
 def boot(cloud: Cloud, name: str, network: str, region: str, host: str,

@@ -12,13 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests_support import Cloud
+from tests_support import Cloud, wait_for
 
 pytestmark = [pytest.mark.cloud, pytest.mark.root]
 
@@ -33,17 +33,6 @@ mkdir -p "$www" && echo "$(hostname) $ip" > "$www/index.html"
 echo "web server on $ip"
 cd "$www" && exec python3 -m http.server 80
 """
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 def boot(cloud: Cloud, name: str, network: str, region: str, host: str,
