@@ -29,6 +29,12 @@ APP_MODULES = {
 }
 
 
+# uvicorn closes idle keep-alive connections after 5 s by default: exactly the poll
+# period of novaclient's --poll, whose next request then races the close and fails
+# with "connection reset". Clients pool connections; close only long-idle ones.
+KEEP_ALIVE_SECONDS = 75
+
+
 def app_factory(kind: Kind) -> Callable[[Path], FastAPI]:
     module = importlib.import_module(APP_MODULES[kind])
     return cast(Callable[[Path], FastAPI], module.create_app)
@@ -54,4 +60,5 @@ def serve(kind: Kind, config_file: Path) -> None:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
