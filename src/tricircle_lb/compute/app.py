@@ -26,8 +26,7 @@ from tricircle_lb.compute.interfaces import Interfaces
 from tricircle_lb.compute.microversions import MicroversionMiddleware
 from tricircle_lb.compute.network_client import NetworkClient
 from tricircle_lb.compute.servers import ComputeService
-from tricircle_lb.db import Database
-from tricircle_lb.db.migrate import upgrade
+from tricircle_lb.db import Database, migrate
 
 LOG = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -69,7 +68,7 @@ def create_app(config_file: Path) -> FastAPI:
     logs.setup(name, server.log_file, server.log_level)
 
     db = Database(server.database_url)
-    upgrade(db, MIGRATIONS)
+    migrate.upgrade(db, MIGRATIONS)
     session = ServiceSession(auth)
     validator = RemoteTokenValidator(session, auth.token_cache_time)
     net = NetworkClient(session, cfg.region_name)

@@ -13,8 +13,7 @@ from tricircle_lb.common.app import create_app as create_base_app
 from tricircle_lb.common.auth import RemoteTokenValidator
 from tricircle_lb.common.config import AuthConfig, ServerConfig, read
 from tricircle_lb.common.http import ServiceSession
-from tricircle_lb.db import Database
-from tricircle_lb.db.migrate import upgrade
+from tricircle_lb.db import Database, migrate
 from tricircle_lb.jobs import JobMetrics, JobQueue, JobsConfig, Worker
 from tricircle_lb.networking import errors, lbaas
 from tricircle_lb.networking.api import meta, resources, tricircle
@@ -43,7 +42,7 @@ def create_app(config_file: Path) -> FastAPI:
     logs.setup(name, server.log_file, server.log_level)
 
     db = Database(server.database_url)
-    upgrade(db, MIGRATIONS)
+    migrate.upgrade(db, MIGRATIONS)
     session = ServiceSession(auth)
     validator = RemoteTokenValidator(session, auth.token_cache_time)
     queue: JobQueue[Job] = JobQueue(Job, jobs_cfg)
