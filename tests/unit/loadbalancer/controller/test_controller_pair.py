@@ -148,3 +148,18 @@ def test_a_peer_dying_mid_rebuild_leaves_the_new_amphora_serving(rig: Rig) -> No
     assert rig.run() == 1
     assert rig.show(lb["id"])["provisioning_status"] == "ACTIVE"
     assert sorted(_roles(rig, lb["id"])) == ["BACKUP", "MASTER"]
+
+
+def test_a_region_with_one_host_cannot_run_a_pair(rig: Rig) -> None:
+    rig.compute.host_names = rig.compute.host_names[:1]
+    lb = _pair(rig)
+    shown = rig.show(lb["id"])
+    assert shown["provisioning_status"] == "ERROR"
+    [job] = rig.jobs()
+    assert "ACTIVE_STANDBY needs two hosts" in str(job.last_error)
+    # The half-built pair is gone: no server, no amphora port (the VIP port stays until
+    # the load balancer is deleted, as in Octavia).
+    assert rig.compute.servers == {}
+    assert not [name for name in rig.port_names()
+                if name.startswith(("octavia-lb-mgmt-", "octavia-lb-vrrp-"))]
+    assert rig.port_names()[f"octavia-lb-{lb['id']}"] == 1
