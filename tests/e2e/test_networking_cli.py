@@ -9,30 +9,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-from collections.abc import Callable
 from typing import Any
 
 import openstack
 import pytest
 from openstack import exceptions as sdk_exceptions
 
-from tests_support import Cloud
+from tests_support import Cloud, wait_for
 
 pytestmark = pytest.mark.cloud
 
 NOT_LOCATED = "network not located in current region"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 def sdk(cloud: Cloud, region: str, project: str = "admin") -> openstack.connection.Connection:
