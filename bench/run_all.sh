@@ -12,6 +12,7 @@ if [ "${QUICK:-}" ]; then
     $PY bench/member_changes.py --changes 10
     $PY bench/failover.py --runs 2 --single-runs 1
     $PY bench/failover.py --mode haproxy --runs 1 --single-runs 0
+    $PY bench/failover.py --mode api --runs 1 --single-runs 0
 else
     $PY bench/lb_create.py --runs 20
     $PY bench/member_create.py --runs 5
@@ -19,4 +20,5 @@ else
     $PY bench/member_changes.py --changes 100
     $PY bench/failover.py --runs 10 --single-runs 3
     $PY bench/failover.py --mode haproxy --runs 10 --single-runs 0
+    $PY bench/failover.py --mode api --runs 5 --single-runs 0
 fi

@@ -9,6 +9,7 @@ empty (a migration test's older revision) and PostgreSQL still run Alembic.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,29 +23,31 @@ _real_upgrade = migrate.upgrade
 _templates: dict[str, sqlite3.Connection] = {}  # migrations directory → migrated copy
 
 
+@contextlib.contextmanager
+def _sqlite(db: Database) -> Iterator[sqlite3.Connection]:
+    raw = db.engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        assert isinstance(connection, sqlite3.Connection)
+        yield connection
+    finally:
+        raw.close()
+
+
 def _templated_upgrade(db: Database, script_location: Path) -> None:
     if db.engine.dialect.name != "sqlite" or sa.inspect(db.engine).get_table_names():
         _real_upgrade(db, script_location)
         return
-    key = str(script_location)
-    raw = db.engine.raw_connection()
-    try:
-        target = raw.driver_connection
-        assert isinstance(target, sqlite3.Connection)
-        template = _templates.get(key)
-        if template is None:
-            raw.close()
-            _real_upgrade(db, script_location)
-            raw = db.engine.raw_connection()
-            source = raw.driver_connection
-            assert isinstance(source, sqlite3.Connection)
-            template = sqlite3.connect(":memory:", check_same_thread=False)
+    template = _templates.get(str(script_location))
+    if template is None:
+        _real_upgrade(db, script_location)
+        template = sqlite3.connect(":memory:", check_same_thread=False)
+        with _sqlite(db) as source:
             source.backup(template)
-            _templates[key] = template
-        else:
-            template.backup(target)
-    finally:
-        raw.close()
+        _templates[str(script_location)] = template
+        return
+    with _sqlite(db) as target:
+        template.backup(target)
 
 
 @pytest.fixture(scope="session", autouse=True)

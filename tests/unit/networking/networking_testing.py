@@ -9,17 +9,20 @@ table of tokens (the token service is tested on its own).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tricircle_lb.common.context import Context
 from tricircle_lb.common.errors import Unauthorized
 from tricircle_lb.common.http import ServiceSession
+from tricircle_lb.networking.app import create_app
 
 TOKENS = {
     "admin-token": Context("admin-user", "admin-project", frozenset({"admin", "member",
@@ -127,3 +130,37 @@ def error(resp: httpx.Response, status: int) -> dict[str, str]:
     assert set(body) == {"NeutronError"}, body
     result: dict[str, str] = body["NeutronError"]
     return result
+
+
+def build_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                central_database_url: str | None = None) -> Iterator[Cloud]:
+    """Central and two regions in-process; central on ``central_database_url`` if given."""
+    router = HostRouter()
+    session = FakeServiceSession(router)
+    monkeypatch.setattr("tricircle_lb.networking.app.ServiceSession",
+                        lambda auth: session)
+    monkeypatch.setattr("tricircle_lb.networking.app.RemoteTokenValidator",
+                        lambda s, t: FixedTokens())
+    monkeypatch.setattr("tricircle_lb.networking.app.START_WORKERS", False)
+    cloud = Cloud(router)
+    specs = [("central", "CentralRegion", ""), ("local", "RegionOne", "az1"),
+             ("local", "RegionTwo", "az2")]
+    entered = []
+    try:
+        for role, region, az in specs:
+            url = central_database_url if role == "central" else None
+            app = create_app(write_config(tmp_path / f"{region}.ini", role, region, az, url))
+            client = TestClient(app, base_url=f"http://{HOSTS[region]}",
+                                raise_server_exceptions=False)
+            client.__enter__()
+            entered.append(client)
+            router.clients[HOSTS[region]] = client
+            cloud.apps[region] = app
+        admin = cloud.client("CentralRegion")
+        admin.post("/v1.0/pods", json={"pod": {"region_name": "CentralRegion"}})
+        for _, region, az in specs[1:]:
+            admin.post("/v1.0/pods", json={"pod": {"region_name": region, "az_name": az}})
+        yield cloud
+    finally:
+        for client in entered:
+            client.__exit__(None, None, None)

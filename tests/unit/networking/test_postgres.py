@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from networking_testing import Cloud, error, ok
-
-from conftest import build_cloud
+from networking_testing import Cloud, build_cloud, error, ok
 
 URL = os.environ.get("TRICIRCLE_LB_TEST_POSTGRES_URL", "")
 pytestmark = [pytest.mark.postgres,

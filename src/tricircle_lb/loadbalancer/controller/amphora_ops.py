@@ -372,11 +372,10 @@ class AmphoraOps:
         to its peer at once (priority 0) instead of after three missed adverts."""
         self._save(amp.id, status=AmphoraStatus.PENDING_DELETE.value)
         if amp.role in PAIR_ROLES and amp.lb_network_ip:
-            if self.holds_vip(amp):  # no survivor took it over: give it up at once
-                self.stop_vrrp(amp)
+            held = self.holds_vip(amp)  # then no survivor took it over: give it up at once
+            self.stop_vrrp(amp)
+            if held:
                 time.sleep(HANDOVER_GRACE)
-            else:
-                self.stop_vrrp(amp)
         if amp.compute_id:
             self.compute.delete(amp.compute_id)
         members = [self._member_port(amp, net, port)

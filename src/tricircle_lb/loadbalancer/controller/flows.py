@@ -184,12 +184,13 @@ class Flows:
         back once its peer stops advertising to it."""
         survivor = next((a for a in amps if a.status == AmphoraStatus.ALLOCATED.value), None)
         for old in retiring:
-            if survivor is not None and self.ops.holds_vip(old):
+            held = self.ops.holds_vip(old)
+            if survivor is not None and held:
                 if self.ops.hand_over(old, survivor, vip, lb_id):
                     continue
             elif survivor is not None and old.role == AmphoraRole.MASTER.value:
                 self.ops.swap_roles(master=survivor, backup=old)
-            if not self.ops.holds_vip(old):
+            if not held:
                 self.ops.stop_vrrp(old)
 
     def _new_amphora(self, lb_id: str, role: str) -> Amphora:

@@ -97,13 +97,12 @@ def upsert_port(session: Session, body: Body) -> Port:
     row: Port = _upsert(session, Port, body["id"], values)
     session.flush()
     session.execute(delete(IPAllocation).where(IPAllocation.port_id == row.id))
-    for ip in body.get("fixed_ips") or []:
+    for position, ip in enumerate(body.get("fixed_ips") or []):
         # Central allocates addresses: if another port's copy still holds this one,
         # central freed it by a delete that has not reached this region yet.
         session.execute(delete(IPAllocation).where(
             IPAllocation.subnet_id == ip["subnet_id"],
             IPAllocation.ip_address == ip["ip_address"]))
-    for position, ip in enumerate(body.get("fixed_ips") or []):
         session.add(IPAllocation(port_id=row.id, subnet_id=ip["subnet_id"],
                                  ip_address=ip["ip_address"], network_id=row.network_id,
                                  position=position))
