@@ -11,7 +11,9 @@ always removed (``down --purge``): at the end of the session, and by an
 from __future__ import annotations
 
 import atexit
+import configparser
 import contextlib
+import io
 import json
 import os
 import secrets
@@ -28,6 +30,8 @@ from types import FrameType
 from typing import Any
 
 import httpx
+
+from tricircle_lb.deploy.topology import Topology, default_topology_text, parse
 
 BIN = Path(sys.executable).parent
 TRICIRCLE_LB = str(BIN / "tricircle-lb")
@@ -58,7 +62,7 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
     """
     ports = free_ports(2 + 3 * regions)
     names = [f"Region{n}" for n in ("One", "Two", "Three", "Four")[:regions]]
-    prefix = f"tcl-t{secrets.token_hex(3)}-"
+    prefix = fresh_prefix()
     text = [
         "[DEFAULT]", f"state_dir = {state_dir}", "bind_host = 127.0.0.1", "",
         "[identity]", f"port = {ports[0]}", "token_expiration = 3600", "",
@@ -80,6 +84,22 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
     result.update({f"loadbalancer-{n}": ports[2 + 2 * regions + i]
                    for i, n in enumerate(names)})
     return result
+
+
+def fresh_prefix() -> str:
+    """A namespace prefix no other deployment uses (``tcl-t<hex>-``)."""
+    return f"tcl-t{secrets.token_hex(3)}-"
+
+
+def private_default_topology(state_dir: Path) -> Topology:
+    """The packaged default topology with a fresh namespace prefix, for tests that need
+    the default's shape: ``down`` of it can never touch a user's ``tcl-`` deployment."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(default_topology_text())
+    parser["underlay"]["prefix"] = fresh_prefix()
+    text = io.StringIO()
+    parser.write(text)
+    return parse(text.getvalue(), "<default topology, private prefix>", state_dir)
 
 
 def clean_env() -> dict[str, str]:

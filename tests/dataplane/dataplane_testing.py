@@ -9,6 +9,7 @@ data plane, driven by the fake region of the unit tests (``agent_testing``).
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 import subprocess
 import sys
@@ -65,6 +66,7 @@ class LabRuntime:
         self.dp = dp
         self.prefix = prefix
         self.running: set[str] = set()
+        self.started_in: dict[str, object] = {}
         self._ids: dict[str, str] = {}
 
     def namespace(self, instance_id: str) -> str:
@@ -80,8 +82,21 @@ class LabRuntime:
     def is_running(self, instance_id: str) -> bool:
         return instance_id in self.running
 
+    def _identity(self, instance_id: str) -> object:
+        """The inode of the instance's namespace (None: gone)."""
+        try:
+            return os.stat(f"/run/netns/{self.namespace(instance_id)}").st_ino
+        except OSError:
+            return None
+
+    def lost(self, instance_id: str) -> bool:
+        """Started, and its namespace is gone or made anew since (a test deleted it)."""
+        return instance_id in self.started_in and (
+            self.started_in[instance_id] != self._identity(instance_id))
+
     def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
         self.running.add(instance_id)
+        self.started_in[instance_id] = self._identity(instance_id)
 
     def remove(self, instance_id: str) -> None:
         self.running.discard(instance_id)

@@ -38,6 +38,12 @@ class AgentConfig:
     host_namespace: str = ""
     # Start of every namespace the deployment makes (instances: <prefix>i-…).
     namespace_prefix: str = "tcl-"
+    # Embedded hosts only: the namespace of the underlay switch this host is wired to
+    # (the agent rebuilds its host namespace and cables when they are gone); "" on a
+    # real host, whose NICs are hardware.
+    underlay_namespace: str = ""
+    underlay_cidr: str = ""
+    host_number: int = 0  # the host's position in the deployment (its physnet address)
 
     @classmethod
     def from_parser(cls, parser: configparser.ConfigParser) -> AgentConfig:
@@ -72,4 +78,16 @@ class AgentConfig:
             host_namespace=parser.get(SECTION, "host_namespace", fallback=""),
             namespace_prefix=parser.get(SECTION, "namespace_prefix",
                                         fallback=cls.namespace_prefix),
+            underlay_namespace=parser.get(SECTION, "underlay_namespace", fallback=""),
+            underlay_cidr=_cidr(parser.get(SECTION, "underlay_cidr", fallback="")),
+            host_number=get_int(parser, SECTION, "host_number", cls.host_number),
         )
+
+
+def _cidr(text: str) -> str:
+    if text:
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"[{SECTION}] underlay_cidr: {exc}") from exc
+    return text

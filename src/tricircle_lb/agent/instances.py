@@ -15,7 +15,8 @@ instance of the amphora image runs :func:`amphora_boot` instead of its
 user-data, which is then the amphora agent's configuration.
 
 State lives only in the kernel and under ``<state_dir>/instances/<id>/``
-(``pid``, ``console.log``, ``user-data``): a new runtime object on the same
+(``pid``, ``netns``: the identity of the namespace it was started in,
+``console.log``, ``user-data``): a new runtime object on the same
 directory finds everything, which is what makes every method idempotent
 across agent restarts. :meth:`NamespaceRuntime.remove` kills the instance's
 PID namespace by killing its ``unshare`` (``--kill-child`` takes PID 1, and
@@ -137,6 +138,22 @@ class NamespaceRuntime:
     def _netns_exists(self, ns: str) -> bool:
         return Path("/run/netns", ns).exists()
 
+    @staticmethod
+    def _netns_identity(ns: str) -> str | None:
+        """``<dev>:<inode>`` of the named namespace: a namespace made anew has another."""
+        try:
+            st = os.stat(f"/run/netns/{ns}")
+        except OSError:
+            return None
+        return f"{st.st_dev}:{st.st_ino}"
+
+    def lost(self, instance_id: str) -> bool:
+        try:
+            started_in = (self._dir(instance_id) / "netns").read_text().strip()
+        except OSError:
+            return False  # never started (or started by a release that kept no record)
+        return self._netns_identity(self.namespace(instance_id)) != started_in
+
     def ensure_namespace(self, instance_id: str) -> str:
         ns = self.namespace(instance_id)
         with self._lock:
@@ -181,6 +198,7 @@ class NamespaceRuntime:
         with self._lock:
             if self.is_running(instance_id):
                 return
+            self._kill_orphan(instance_id)
             ns = self.ensure_namespace(instance_id)
             folder = self._dir(instance_id)
             data_file = folder / "user-data"
@@ -208,7 +226,28 @@ class NamespaceRuntime:
             while not self._alive_in_namespace(child.pid, ns) and child.poll() is None \
                     and time.monotonic() < deadline:
                 time.sleep(0.01)
+            (folder / "netns").write_text(f"{self._netns_identity(ns)}\n")
             LOG.info("instance %s started in %s (pid %d)", instance_id, ns, child.pid)
+
+    def _kill_orphan(self, instance_id: str) -> None:
+        """Kill an earlier start still running outside the instance's namespace (its
+        namespace was deleted and made anew); ``--kill-child`` ends its PID namespace."""
+        pid = self._pid(instance_id)
+        if pid is None or _state(pid) in ("Z", ""):
+            return
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return
+        # Ours only if it runs this instance's init (a reused pid runs something else).
+        if str(self._dir(instance_id) / "user-data").encode() in cmdline:
+            LOG.warning("instance %s: killing its processes left in a lost namespace (pid %d)",
+                        instance_id, pid)
+            _kill(pid)
+            deadline = time.monotonic() + KILL_WAIT
+            while _state(pid) not in ("Z", "") and time.monotonic() < deadline:
+                self._reap(pid)
+                time.sleep(0.02)
 
     def console(self, instance_id: str) -> str:
         try:

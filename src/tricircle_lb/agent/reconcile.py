@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from tricircle_lb.agent.desired import DesiredState, NetworkSpec, PortPlug
 from tricircle_lb.agent.runtime_api import InstanceRuntime
+from tricircle_lb.agent.wiring import HostWiring
 from tricircle_lb.dataplane.errors import DataplaneError, Unsupported
 from tricircle_lb.dataplane.interface import Dataplane, FdbEntry, Link, Neighbour, Route
 from tricircle_lb.dataplane.names import bridge_name
@@ -41,13 +42,16 @@ class ReconcileResult:
     removed_instances: list[str] = field(default_factory=list)
     fdb_entries: int = 0
     neighbour_entries: int = 0
+    repaired: list[str] = field(default_factory=list)  # the host's own wiring, rebuilt
+    underlay_reachable: bool | None = None  # None: not an embedded host
 
 
 class Reconciler:
     def __init__(self, dataplane: Dataplane, *, host_namespace: str, tunnel_ip: str,
                  underlay_device: str, mappings: dict[str, str],
-                 runtime: InstanceRuntime | None) -> None:
+                 runtime: InstanceRuntime | None, wiring: HostWiring | None = None) -> None:
         self.dp = dataplane
+        self.wiring = wiring
         self.ns = host_namespace
         self.tunnel_ip = tunnel_ip
         self.underlay_device = underlay_device
@@ -57,7 +61,7 @@ class Reconciler:
 
     def apply(self, desired: DesiredState) -> ReconcileResult:
         result = ReconcileResult()
-        links = {lk.name: lk for lk in self.dp.links(self.ns)}
+        links = self._host_links(result)
         wanted_taps = {p.tap for p in desired.plugs}
         for link in links.values():
             if link.name.startswith("tap") and link.kind == "veth" and (
@@ -95,6 +99,27 @@ class Reconciler:
         return result
 
     # Steps ------------------------------------------------------------------------
+    def _host_links(self, result: ReconcileResult) -> dict[str, Link]:
+        """The host's devices, after rebuilding an embedded host's namespace and cables
+        if they are gone (a real host's missing namespace is an error)."""
+        wiring = self.wiring
+        if wiring is not None and self.ns not in self.dp.namespaces():
+            LOG.warning("host namespace %s is gone: rebuilding it", self.ns)
+            wiring.repair()
+            result.repaired.append("host namespace")
+        links = {lk.name: lk for lk in self.dp.links(self.ns)}
+        if wiring is None:
+            return links
+        broken = wiring.broken(links)
+        if broken and not result.repaired:
+            LOG.warning("underlay links %s of %s are gone: rebuilding them",
+                        ", ".join(broken), self.ns)
+            wiring.repair()
+            result.repaired.append("underlay link " + ", ".join(broken))
+            links = {lk.name: lk for lk in self.dp.links(self.ns)}
+        result.underlay_reachable = wiring.reachable(links)
+        return links
+
     def _try(self, result: ReconcileResult, key: str, step: Callable[..., object],
              *args: object) -> bool:
         try:

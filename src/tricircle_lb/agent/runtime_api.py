@@ -26,8 +26,15 @@ class InstanceRuntime(Protocol):
 
     def is_running(self, instance_id: str) -> bool: ...
 
+    def lost(self, instance_id: str) -> bool:
+        """It was started and its namespace is gone or was made anew since (the host
+        lost it, as a rebooted hypervisor loses its guests): start it again."""
+        ...
+
     def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
-        """Start the instance's processes (after its ports are plugged); no-op if running."""
+        """Start the instance's processes (after its ports are plugged); no-op if running.
+        Processes of an earlier start left in a namespace that is no longer the
+        instance's are killed first."""
         ...
 
     def remove(self, instance_id: str) -> None:

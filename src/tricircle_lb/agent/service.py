@@ -33,6 +33,7 @@ from tricircle_lb.agent.desired import (
 from tricircle_lb.agent.metrics import AgentMetrics
 from tricircle_lb.agent.reconcile import Reconciler, ReconcileResult
 from tricircle_lb.agent.runtime_api import InstanceRuntime
+from tricircle_lb.agent.wiring import HostWiring
 from tricircle_lb.dataplane.errors import DataplaneError, NamespaceNotFound
 from tricircle_lb.dataplane.interface import Dataplane
 
@@ -45,6 +46,11 @@ FAULT_MAX = 4000
 POWER_RUNNING = 1
 POWER_NOSTATE = 0
 POWER_SHUTDOWN = 4
+# A guest seen dead this long in its own namespace has crashed (SHUTOFF). The grace
+# tells a crash from a host losing its namespaces, which kills the processes first.
+SHUTOFF_AFTER = 5.0
+# How long `status` shows that the host rebuilt something.
+REPAIR_SHOWN_FOR = 300.0
 
 
 class Agent:
@@ -57,13 +63,19 @@ class Agent:
         self.runtime = runtime
         self.metrics = metrics or AgentMetrics()
         self.clock = clock
+        self.wiring = HostWiring.from_config(config, dataplane)
         self.reconciler = Reconciler(
             dataplane, host_namespace=config.host_namespace, tunnel_ip=config.tunnel_ip,
             underlay_device=config.underlay_device,
-            mappings=config.physical_interface_mappings, runtime=runtime)
+            mappings=config.physical_interface_mappings, runtime=runtime,
+            wiring=self.wiring)
         # Only caches of what was already sent; losing them costs one repeated report.
         self._console_sent: dict[str, str] = {}
         self._started: set[str] = set()
+        self._dead_since: dict[str, float] = {}
+        # What the host's data plane looks like, reported with the agent's state.
+        self.health = DataplaneHealth()
+        self._reported_health: dict[str, object] | None = None
 
     # One reconcile --------------------------------------------------------------
     def read_desired(self) -> DesiredState:
@@ -88,10 +100,11 @@ class Agent:
         started = self.clock()
         try:
             desired = self.read_desired()
-            if self.config.host_namespace and (
+            if self.wiring is None and self.config.host_namespace and (
                     self.config.host_namespace not in self.dataplane.namespaces()):
                 raise NamespaceNotFound(self.config.host_namespace)
             result = self.reconciler.apply(desired)
+            self.health.observed(result, time.time())
             self._report_ports(desired, result)
             if self.runtime is not None and desired.manage_instances:
                 self._instances(self.runtime, desired, result)
@@ -132,6 +145,15 @@ class Agent:
 
     def _instance(self, runtime: InstanceRuntime, inst: Instance) -> None:
         running = runtime.is_running(inst.id)
+        lost = not running and inst.id in self._started and runtime.lost(inst.id)
+        if lost and inst.status in ("BUILD", "ACTIVE"):
+            # The host lost it with its namespace (as a rebooted hypervisor loses its
+            # guests): start it again, as Nova's resume_guests_state_on_host_boot does.
+            LOG.warning("instance %s was lost with its namespace: starting it again", inst.id)
+            self._started.discard(inst.id)
+            self.health.repair(f"instance {inst.name or inst.id} restarted", time.time())
+        if running:
+            self._dead_since.pop(inst.id, None)
         if not running and inst.status in ("BUILD", "ACTIVE") and inst.id not in self._started:
             try:
                 runtime.ensure_namespace(inst.id)
@@ -151,8 +173,11 @@ class Agent:
             LOG.info("instance %s is ACTIVE", inst.id)
         elif not running and inst.status == "ACTIVE" and inst.id in self._started:
             # It ran and stopped by itself (Nova shows a crashed guest as SHUTOFF).
-            self.api.update_server(inst.id, {"status": "SHUTOFF",
-                                             "power_state": POWER_SHUTDOWN})
+            since = self._dead_since.setdefault(inst.id, self.clock())
+            if self.clock() - since >= SHUTOFF_AFTER:
+                self._dead_since.pop(inst.id, None)
+                self.api.update_server(inst.id, {"status": "SHUTOFF",
+                                                 "power_state": POWER_SHUTDOWN})
         self._post_console(runtime, inst.id)
 
     def _post_console(self, runtime: InstanceRuntime, instance_id: str) -> None:
@@ -174,11 +199,19 @@ class Agent:
                 "interface_mappings": dict(self.config.physical_interface_mappings),
                 "tunnel_types": ["vxlan"],
                 "l2_population": True,
+                "data_plane": self.health.as_dict(time.time()),
             },
         }
 
     def report_state(self) -> None:
-        self.api.report_agent(self.config.host, self.agent_body())
+        body = self.agent_body()
+        self.api.report_agent(self.config.host, body)
+        self._reported_health = self._health_key()
+
+    def _health_key(self) -> dict[str, object]:
+        """The part of the health report whose change is news (not its timestamps)."""
+        return {k: v for k, v in self.health.as_dict(time.time()).items()
+                if k not in ("checked_at", "repaired_ago")}
 
     # The loop ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -198,10 +231,73 @@ class Agent:
                 LOG.warning("region not readable, data plane left as is: %s", exc)
             except DataplaneError as exc:
                 LOG.error("reconcile failed: %s", exc)
-            except Exception:
+                self.health.failed(str(exc), self._host_namespace_present())
+            except Exception as exc:
                 LOG.exception("reconcile failed")
+                self.health.failed(f"{type(exc).__name__}: {exc}",
+                                   self._host_namespace_present())
+            if self._health_key() != self._reported_health:
+                # Damage (and its repair) is news: tell the region now, not at the next
+                # report, so `tricircle-lb status` shows it while it lasts.
+                try:
+                    self.report_state()
+                except ApiUnavailable as exc:
+                    LOG.warning("agent report failed: %s", exc)
             stop.wait(self.config.poll_interval)
         LOG.info("agent for %s stopped; data plane left in place", self.config.host)
+
+
+    def _host_namespace_present(self) -> bool:
+        ns = self.config.host_namespace
+        return not ns or ns in self.dataplane.namespaces()
+
+
+class DataplaneHealth:
+    """What the host's data plane looked like at the last reconcile, for operators:
+    namespace present, underlay reachable, the last error and the last repair."""
+
+    def __init__(self) -> None:
+        self.host_namespace = True
+        self.underlay: bool | None = None
+        self.error = ""
+        self.checked_at: float | None = None
+        self.repaired = ""
+        self.repaired_at: float | None = None
+
+    def observed(self, result: ReconcileResult, now: float) -> None:
+        self.host_namespace = True
+        self.underlay = result.underlay_reachable
+        self.checked_at = now
+        failed = sorted(result.failed.items())
+        self.error = (f"{len(failed)} failed, {failed[0][0]}: {failed[0][1]}"
+                      if failed else "")[:FAULT_MAX]
+        if result.repaired:
+            self.repair("rebuilt " + ", ".join(result.repaired), now)
+
+    def failed(self, error: str, host_namespace: bool) -> None:
+        self.error = error[:FAULT_MAX]
+        self.host_namespace = host_namespace
+
+    def repair(self, what: str, now: float) -> None:
+        # Repairs of one round (a few seconds) are listed together.
+        if self.repaired_at is not None and now - self.repaired_at < 5.0 and self.repaired:
+            if what not in self.repaired.split("; "):
+                self.repaired = f"{self.repaired}; {what}"[:FAULT_MAX]
+        else:
+            self.repaired = what
+        self.repaired_at = now
+
+    def as_dict(self, now: float) -> dict[str, object]:
+        recent = self.repaired_at is not None and now - self.repaired_at < REPAIR_SHOWN_FOR
+        return {
+            "host_namespace": self.host_namespace,
+            "underlay_reachable": self.underlay,
+            "last_error": self.error,
+            "checked_at": self.checked_at,
+            "last_repair": self.repaired if recent else "",
+            "repaired_ago": round(now - self.repaired_at) if recent and self.repaired_at
+            else None,
+        }
 
 
 def _no_namespace(instance_id: str) -> str:

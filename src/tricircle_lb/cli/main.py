@@ -6,7 +6,6 @@ Thin on purpose: each command parses its options, calls
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import subprocess
@@ -19,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tricircle_lb.cli import status_view
 from tricircle_lb.common import logs
 from tricircle_lb.deploy import bootstrap, launcher
 from tricircle_lb.deploy.launcher import Deployment, LauncherError
@@ -152,79 +152,9 @@ def status(
     dep = _open(config, state_dir)
     st = launcher.status(dep)
     if as_json:
-        print(json.dumps(_status_json(st), indent=2))
+        print(json.dumps(status_view.as_json(st), indent=2))
         return
-    sup = (f"[green]running[/] (pid {st.supervisor_pid}, {st.phase})" if st.running
-           else "[red]not running[/]")
-    out.print(f"Deployment in {st.state_dir}: supervisor {sup}", highlight=False, soft_wrap=True)
-    table = Table(title="Services", title_justify="left")
-    for col in ("service", "region", "status", "URL", "pid"):
-        table.add_column(col)
-    for s in st.services:
-        table.add_row(s.service.name, s.service.region or "-",
-                      "[green]up[/]" if s.healthy else "[red]down[/]",
-                      s.service.url if s.service.has_api else "-",
-                      str(s.pid) if s.pid else "-")
-    out.print(table)
-    if st.holdings:
-        _print_holdings(st)
-
-
-def _status_json(st: launcher.Status) -> dict[str, object]:
-    return {
-        "state_dir": str(st.state_dir),
-        "supervisor_pid": st.supervisor_pid,
-        "phase": st.phase,
-        "services": [{"name": s.service.name, "region": s.service.region,
-                      "url": s.service.url, "pid": s.pid,
-                      "status": "up" if s.healthy else "down"} for s in st.services],
-        "regions": [{"region": h.region, "networks": h.networks, "subnets": h.subnets,
-                     "ports": h.ports, "shadow_ports": h.shadow_ports,
-                     "servers": h.servers, "agents_alive": h.agents, "error": h.error,
-                     "hosts": [{"host": host, "agent_alive": alive} for host, alive in h.hosts],
-                     "amphorae": [dataclasses.asdict(a) for a in h.amphorae],
-                     "stretched_networks": [
-                         {"id": n.id, "name": n.name, "shadow_ports": n.shadow_ports[h.region]}
-                         for n in st.stretched if h.region in n.shadow_ports]}
-                    for h in st.holdings],
-        "stretched_networks": [dataclasses.asdict(n) for n in st.stretched],
-    }
-
-
-def _print_holdings(st: launcher.Status) -> None:
-    held = Table(title="Regions (as admin)", title_justify="left")
-    for col in ("region", "agents", "hosts", "servers", "networks", "subnets", "ports",
-                "shadow ports", "note"):
-        held.add_column(col)
-
-    def n(v: int | None) -> str:
-        return "-" if v is None else str(v)
-    for h in st.holdings:
-        hosts = " ".join(f"{escape(host.removeprefix(h.region + '-'))}"
-                         f"{'[green]✓[/]' if alive else '[red]✗[/]'}" for host, alive in h.hosts)
-        held.add_row(h.region, h.agents, hosts or "-", n(h.servers), n(h.networks),
-                     n(h.subnets), n(h.ports), n(h.shadow_ports), escape(h.error))
-    out.print(held)
-    amphorae = [(h.region, a) for h in st.holdings for a in h.amphorae]
-    if amphorae:
-        amps = Table(title="Amphorae (ids shortened; --json has them whole)",
-                     title_justify="left")
-        for col in ("region", "amphora", "load balancer", "role", "status", "host",
-                    "management IP"):
-            amps.add_column(col)
-        for region, a in amphorae:
-            amps.add_row(region, a.id[:8], a.loadbalancer_id[:8] or "-", a.role or "-",
-                         a.status, a.host or "-", a.lb_network_ip or "-")
-        out.print(amps)
-    if st.stretched:
-        nets = Table(title="Stretched networks (bound ports in several regions)",
-                     title_justify="left")
-        for col in ("network", "id", "regions", "shadow ports"):
-            nets.add_column(col)
-        for net in st.stretched:
-            nets.add_row(escape(net.name), net.id, ", ".join(net.regions),
-                         ", ".join(f"{r}: {c}" for r, c in net.shadow_ports.items()))
-        out.print(nets)
+    status_view.render(out, st)
 
 
 @app.command()

@@ -67,6 +67,11 @@ class FakeDataplane(Dataplane):
     def namespaces(self) -> list[str]:
         return sorted(n for n in self._ns if n)
 
+    def namespace_identity(self, name: str) -> int | None:
+        """Stands for the inode of ``/run/netns/<name>``: another one once made anew."""
+        space = self._ns.get(name)
+        return None if space is None else id(space)
+
     def ensure_namespace(self, name: str) -> None:
         if name:
             self.calls.append(f"ensure_namespace {name}")

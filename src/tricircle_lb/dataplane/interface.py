@@ -45,6 +45,7 @@ class Link:
     parent: str | None = None  # vlan's lower device, vxlan's underlay device
     index: int = 0  # ifindex, unique within the namespace
     link_index: int | None = None  # a veth's peer ifindex (in the peer's namespace)
+    carrier: bool = True  # a veth has carrier only while its peer exists and is up
 
 
 @dataclass(frozen=True, order=True)

@@ -35,4 +35,5 @@ def link_from_message(msg: Any, names: dict[int, str]) -> Link:
         vni=vni, local_ip=local_ip, group=group, vlan_id=vlan_id, parent=parent,
         index=int(msg["index"]),
         link_index=int(link_index) if link_index else None,
+        carrier=bool(msg.get_attr("IFLA_CARRIER", 1)),
     )

@@ -55,6 +55,9 @@ class UnderlayHost:
     name: str
     tunnel_ip: str
     namespace: str
+    # Position in the deployment's host list, from 1: the host's address on the
+    # physical network links (VLAN emulation). 0: its position in the spec.
+    number: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,14 +92,15 @@ class UnderlaySpec:
         pool = ipaddress.ip_network(cidr).hosts()
         given = dict(tunnel_ips or {})
         taken = set(given.values())
-        planned = []
+        planned: list[UnderlayHost] = []
         for name in hosts:
             ip = given.get(name)
             while ip is None:
                 candidate = str(next(pool))
                 if candidate not in taken:
                     ip = candidate
-            planned.append(UnderlayHost(name, ip, host_namespace(name, host_prefix)))
+            planned.append(UnderlayHost(name, ip, host_namespace(name, host_prefix),
+                                        len(planned) + 1))
         return cls(tuple(planned), tuple(physical_networks), cidr, namespace)
 
     def host(self, name: str) -> UnderlayHost:
@@ -126,6 +130,12 @@ class Underlay:
 
     def ensure(self) -> None:
         """Build whatever is missing; everything already there is left as is."""
+        self.ensure_switch()
+        for host in self.spec.hosts:
+            self.ensure_host(host)
+
+    def ensure_switch(self) -> None:
+        """The switch namespace with its IP and physical network bridges."""
         dp, spec = self._dp(), self.spec
         dp.ensure_namespace(spec.namespace)
         dp.ensure_bridge(spec.namespace, UNDERLAY_BRIDGE, mtu=spec.mtu)
@@ -133,8 +143,14 @@ class Underlay:
         for bridge in map(physnet_bridge, spec.physical_networks):
             dp.ensure_bridge(spec.namespace, bridge, mtu=spec.mtu + PHYSNET_HEADROOM)
             dp.set_link(spec.namespace, bridge, up=True)
-        for host in spec.hosts:
-            self.ensure_host(host)
+
+    def switch_present(self) -> bool:
+        return self.spec.namespace in self._dp().namespaces()
+
+    @staticmethod
+    def host_devices(spec: UnderlaySpec) -> tuple[str, ...]:
+        """The devices that wire a host to the switch: ``ul0`` and one per physnet."""
+        return (UNDERLAY_DEVICE, *spec.interface_mappings().values())
 
     def ensure_host(self, host: UnderlayHost) -> None:
         dp, spec = self._dp(), self.spec
@@ -149,7 +165,7 @@ class Underlay:
             dp.set_link(spec.namespace, switch_port, master=bridge, up=True)
             dp.set_link(host.namespace, device, up=True)
         wanted = {UNDERLAY_DEVICE: f"{host.tunnel_ip}/{spec.prefixlen}"}
-        number = spec.hosts.index(host) + 1
+        number = host.number or spec.hosts.index(host) + 1
         for i, device in enumerate(spec.interface_mappings().values()):
             # Only used where the kernel has no 802.1Q (VLANs emulated, see the agent).
             wanted[device] = f"{PHYSNET_TRANSPORT_NET}.{100 + i}.{number}/24"

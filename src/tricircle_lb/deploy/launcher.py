@@ -22,10 +22,11 @@ from typing import Any
 
 import httpx
 
-from tricircle_lb.deploy import bootstrap, cleanup, credentials, processes
+from tricircle_lb.deploy import bootstrap, claims, cleanup, credentials, processes
 from tricircle_lb.deploy.services import (
     Kind,
     Service,
+    host_namespace,
     identity_url,
     services,
     write_configs,
@@ -106,6 +107,10 @@ def prepare(dep: Deployment) -> Secrets:
         raise LauncherError("ports already in use: " + ", ".join(busy) +
                             "; another deployment may be running (see --state-dir), or "
                             "change the ports in the topology file (--config)")
+    try:
+        claims.claim(dep.topology.prefix, paths.root, _namespaces)
+    except claims.PrefixTaken as exc:
+        raise LauncherError(str(exc)) from exc
     paths.create()
     text = _topology_text(dep, dep.source)
     if not paths.topology.exists() or paths.topology.read_text() != text:
@@ -166,6 +171,15 @@ def supervise(dep: Deployment) -> int:
     return Supervisor(dep.topology, dep.services, secrets).run()
 
 
+def _namespaces() -> list[str]:
+    from tricircle_lb.dataplane.netlink import NETNS_DIR
+
+    try:
+        return os.listdir(NETNS_DIR)
+    except FileNotFoundError:
+        return []
+
+
 def _port_free(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -188,7 +202,13 @@ def down(dep: Deployment, purge: bool) -> list[str]:
         processes.terminate([pid], DOWN_TIMEOUT)
         done.append(f"stopped the supervisor (pid {pid})")
     done += _stop_strays(paths)
-    done += cleanup.cleanup(dep.topology)
+    prefix = dep.topology.prefix
+    if claims.owns(prefix, paths.root):
+        done += cleanup.cleanup(dep.topology)
+        claims.release(prefix, paths.root)
+    elif (other := claims.owner(prefix)) is not None and paths.root.exists():
+        done.append(f"left the namespaces {prefix}… alone: they belong to the "
+                    f"deployment in {other}")
     if paths.run.exists():
         for pid_file in paths.run.glob("*.pid"):
             pid_file.unlink(missing_ok=True)
@@ -247,6 +267,25 @@ class AmphoraInfo:
 
 
 @dataclass(frozen=True)
+class HostStatus:
+    """One host: its agent, and its data plane as the agent last saw it (and as this
+    machine sees it now: an embedded host's namespace lives here)."""
+
+    host: str
+    agent_alive: bool
+    namespace: bool  # the host's namespace exists right now
+    underlay_reachable: bool | None = None  # None: not reported (yet)
+    error: str = ""  # the agent's last reconcile error
+    repair: str = ""  # what the agent rebuilt lately, e.g. "rebuilt host namespace"
+    repaired_ago: int | None = None  # seconds
+
+    @property
+    def data_plane_ok(self) -> bool:
+        return (self.agent_alive and self.namespace and self.underlay_reachable is not False
+                and not self.error)
+
+
+@dataclass(frozen=True)
 class Holdings:
     region: str
     networks: int | None
@@ -256,7 +295,7 @@ class Holdings:
     shadow_ports: int | None = None
     servers: int | None = None
     agents: str = "-"  # alive/expected
-    hosts: tuple[tuple[str, bool], ...] = ()  # (host, its agent alive)
+    hosts: tuple[HostStatus, ...] = ()
     amphorae: tuple[AmphoraInfo, ...] = ()
 
 
@@ -352,7 +391,8 @@ def _count(client: httpx.Client, token: str, dep: Deployment, s: ServiceStatus,
                 seen.shadows[net] = seen.shadows.get(net, 0) + 1
             elif port.get("binding:host_id"):
                 seen.bound.add(port["network_id"])
-        alive = {a["host"] for a in api.call("GET", "/v2.0/agents")["agents"] if a["alive"]}
+        agents = {a["host"]: a for a in api.call("GET", "/v2.0/agents")["agents"]}
+        alive = {h for h, a in agents.items() if a["alive"]}
         servers: list[dict[str, Any]] | None = None
         if compute is not None:
             nova = bootstrap.Api(client, f"{compute.service.url}/v2.1", token)
@@ -366,7 +406,19 @@ def _count(client: httpx.Client, token: str, dep: Deployment, s: ServiceStatus,
                     shadow_ports=sum(seen.shadows.values()),
                     servers=None if servers is None else len(servers),
                     agents=f"{len(alive & set(hosts))}/{len(hosts)}",
-                    hosts=tuple((h, h in alive) for h in hosts), amphorae=amphorae)
+                    hosts=tuple(_host_status(dep, h, h in alive, agents.get(h))
+                                for h in hosts), amphorae=amphorae)
+
+
+def _host_status(dep: Deployment, host: str, alive: bool,
+                 agent: dict[str, Any] | None) -> HostStatus:
+    reported = ((agent or {}).get("configurations") or {}).get("data_plane") or {}
+    namespace = host_namespace(dep.topology, host) in _namespaces()
+    return HostStatus(host, alive, namespace,
+                      underlay_reachable=reported.get("underlay_reachable"),
+                      error=str(reported.get("last_error") or ""),
+                      repair=str(reported.get("last_repair") or ""),
+                      repaired_ago=reported.get("repaired_ago"))
 
 
 def _amphorae(client: httpx.Client, token: str, lb: ServiceStatus | None,

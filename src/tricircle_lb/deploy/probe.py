@@ -45,7 +45,7 @@ class Probe:
 
 
 def probe_namespace(prefix: str, region_index: int, network_id: str) -> str:
-    return f"{prefix}p{region_index}-{network_id.replace('-', '')[:12]}"
+    return f"{prefix}p-{region_index}-{network_id.replace('-', '')[:12]}"
 
 
 def _region_api(topology: Topology, client: Any, token: str, region: str) -> Api:
@@ -81,6 +81,9 @@ def probe(topology: Topology, secrets: Secrets, region: str, network: str,
         port = _ensure_port(api, net["id"], namespace, spec.controller_host)
         try:
             port = _wait_active(api, port["id"])
+            # A kept probe's port stays ACTIVE while its namespace is made anew (deleted
+            # by hand, or with the host's): wait for the agent to plug it again.
+            _wait_plugged(namespace, port["mac_address"])
             yield Probe(region, net["id"], namespace, port)
         finally:
             if not keep:
@@ -110,6 +113,17 @@ def _wait_active(api: Api, port_id: str) -> dict[str, Any]:
             raise ExecError(f"probe port {port_id} was not plugged within {PLUG_TIMEOUT:.0f}s "
                             f"(is the agent of {port['binding:host_id']} running?)")
         time.sleep(0.3)
+
+
+def _wait_plugged(namespace: str, mac: str) -> None:
+    deadline = time.monotonic() + PLUG_TIMEOUT
+    while mac.lower() not in subprocess.run(
+            ["ip", "-n", namespace, "-o", "link"], capture_output=True, text=True,
+            check=False).stdout.lower():
+        if time.monotonic() > deadline:
+            raise ExecError(f"the probe's port {mac} was not plugged into {namespace} "
+                            f"within {PLUG_TIMEOUT:.0f}s")
+        time.sleep(0.1)
 
 
 def remove_probe(api: Api, port_id: str, namespace: str) -> None:

@@ -113,7 +113,7 @@ def namespace_kinds(topology: Topology) -> tuple[str, ...]:
     """Name prefixes of every namespace the deployment makes: underlay, hosts,
     instances and amphorae, probes."""
     p = topology.prefix
-    return (f"{p}underlay", f"{p}h-", f"{p}i-", f"{p}p")
+    return (f"{p}underlay", f"{p}h-", f"{p}i-", f"{p}p-")
 
 
 def services(topology: Topology) -> list[Service]:
@@ -233,6 +233,9 @@ def _agent_sections(parser: configparser.ConfigParser, topology: Topology,
         "state_dir": str(topology.state_dir),
         "namespace_prefix": topology.prefix,
         "metrics_port": "0",
+        "underlay_namespace": spec.namespace,
+        "underlay_cidr": spec.cidr,
+        "host_number": str(spec.host(node).number),
     }
 
 

@@ -36,6 +36,9 @@ REGION_PREFIX = "region:"
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _PREFIX = re.compile(r"^tcl-(?:[a-z0-9]{1,8}-)?$")
+# What follows a deployment's prefix in its namespace names (services.namespace_kinds):
+# ``tcl-h-`` as a prefix of its own would be the hosts of the default deployment.
+_RESERVED_LABELS = frozenset({"h", "i", "p", "underlay"})
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})$")
 
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -227,6 +230,10 @@ def _build(parser: configparser.ConfigParser, state_dir: Path | None) -> Topolog
     if not _PREFIX.match(prefix):
         raise TopologyError(f"[underlay] prefix: {prefix!r} must be 'tcl-' followed by at "
                             "most 8 lowercase letters or digits and a '-'")
+    if prefix.removeprefix("tcl-").rstrip("-") in _RESERVED_LABELS:
+        raise TopologyError(f"[underlay] prefix: {prefix!r} would name the namespaces of "
+                            "the deployment with prefix 'tcl-' (h, i, p and underlay are "
+                            "taken)")
     hosts = [h for r in regions for h in r.all_hosts]
     if len(set(hosts)) != len(hosts):
         raise TopologyError("a host name is used in two regions")

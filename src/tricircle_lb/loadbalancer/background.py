@@ -11,12 +11,14 @@ heartbeats really cross the management network. Until that port exists
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from tricircle_lb.dataplane.netns_socket import socket_in
+from tricircle_lb.dataplane.errors import DataplaneError
+from tricircle_lb.dataplane.netns_socket import NETNS_DIR, socket_in
 from tricircle_lb.jobs import JobMetrics, Worker
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
 from tricircle_lb.loadbalancer.controller import handoff
@@ -90,14 +92,38 @@ def request_failover(state: Any, amphora_id: str) -> None:
 def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
     cfg: LoadBalancerConfig = state.config
     while not stop.is_set():
+        where = _namespace_identity(cfg.controller_namespace)
         try:
             sock = _bind(state.network, cfg, state.hm_config)
-        except (NetworkError, OSError) as exc:
+        except (NetworkError, DataplaneError, OSError) as exc:
             LOG.info("health manager not listening yet: %s", exc)
             stop.wait(RETRY)
             continue
+
+        def same_namespace(where: tuple[int, int] | None = where) -> bool:
+            # A socket stays in the namespace it was made in: once the controller
+            # host's namespace is deleted and made anew, heartbeats arrive in the new
+            # one and this socket hears nothing. Bind again there.
+            if _namespace_identity(cfg.controller_namespace) == where:
+                return True
+            LOG.warning("namespace %s was made anew: binding the health manager again",
+                        cfg.controller_namespace)
+            return False
+
         with sock:
-            manager.serve(sock, stop)
+            manager.serve(sock, stop, same_namespace)
+
+
+def _namespace_identity(namespace: str) -> tuple[int, int] | None:
+    """(device, inode) of a named network namespace; None for the service's own or a
+    missing one."""
+    if not namespace:
+        return None
+    try:
+        st = os.stat(os.path.join(NETNS_DIR, namespace))
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _bind(network: NetworkDriver, cfg: LoadBalancerConfig,

@@ -153,6 +153,7 @@ class FakeRuntime:
         self.started: list[str] = []
         self.removed: list[str] = []
         self.fail_start = fail_start
+        self.started_in: dict[str, object] = {}
         self._ids: dict[str, str] = {}
 
     def namespace(self, instance_id: str) -> str:
@@ -168,11 +169,20 @@ class FakeRuntime:
     def is_running(self, instance_id: str) -> bool:
         return instance_id in self.running
 
+    def _identity(self, instance_id: str) -> object:
+        return self.dp.namespace_identity(self.namespace(instance_id))
+
+    def lost(self, instance_id: str) -> bool:
+        """Started, and its namespace is gone or made anew since (a test deleted it)."""
+        return instance_id in self.started_in and (
+            self.started_in[instance_id] != self._identity(instance_id))
+
     def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
         if self.fail_start:
             raise RuntimeError("no such image command")
         self.started.append(instance_id)
         self.running.add(instance_id)
+        self.started_in[instance_id] = self._identity(instance_id)
 
     def remove(self, instance_id: str) -> None:
         self.removed.append(instance_id)

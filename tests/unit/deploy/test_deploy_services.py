@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from tests_support import private_default_topology
 from tricircle_lb.common.config import AuthConfig, ServerConfig
 from tricircle_lb.deploy import bootstrap, launcher, processes
 from tricircle_lb.deploy.services import Kind, services, write_configs
 from tricircle_lb.deploy.state import Secrets, StatePaths
-from tricircle_lb.deploy.topology import default_topology_text, parse
 
 
 @pytest.fixture()
 def deployment(tmp_path: Path) -> launcher.Deployment:
-    topo = parse(default_topology_text(), state_dir=tmp_path / "state")
+    topo = private_default_topology(tmp_path / "state")
     StatePaths(topo.state_dir).create()
     return launcher.Deployment(topo)
 
@@ -112,10 +112,11 @@ def test_generated_configs_hold_exactly_what_services_read(
         "hosts": "RegionTwo-host1,RegionTwo-host2"}
     agent = _read(paths.config_file("agent-RegionTwo-host1"))
     assert agent["agent"]["host"] == "RegionTwo-host1"
-    assert agent["agent"]["host_namespace"] == "tcl-h-RegionTwo-host1"
+    prefix = deployment.topology.prefix
+    assert agent["agent"]["host_namespace"] == f"{prefix}h-RegionTwo-host1"
     assert agent["agent"]["tunnel_ip"] == "198.18.0.5"  # 5th host in file order
     assert agent["agent"]["physical_interface_mappings"] == "physnet1:pn0,physnet2:pn1"
-    assert agent["agent"]["namespace_prefix"] == "tcl-"
+    assert agent["agent"]["namespace_prefix"] == prefix
 
 
 def test_openrc_is_shell_quoted_and_sourceable(deployment: launcher.Deployment) -> None:
@@ -166,14 +167,14 @@ def test_pid_files_ignore_reused_pids(tmp_path: Path) -> None:
 
 
 def test_down_without_a_deployment_is_a_no_op(tmp_path: Path) -> None:
-    dep = launcher.Deployment(parse(default_topology_text(), state_dir=tmp_path / "none"))
+    dep = launcher.Deployment(private_default_topology(tmp_path / "none"))
     assert launcher.down(dep, purge=False) == []
     assert launcher.down(dep, purge=True) == []
 
 
 def test_purge_refuses_a_directory_that_is_not_a_state_dir(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
-    dep = launcher.Deployment(parse(default_topology_text(), state_dir=tmp_path))
+    dep = launcher.Deployment(private_default_topology(tmp_path))
     with pytest.raises(launcher.LauncherError, match="does not look like"):
         launcher.down(dep, purge=True)
     assert (tmp_path / "precious.txt").exists()

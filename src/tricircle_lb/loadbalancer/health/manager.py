@@ -165,12 +165,20 @@ class HealthManager:
 
     # -- receiving ---------------------------------------------------------------
 
-    def serve(self, sock: socket.socket, stop: threading.Event) -> None:
-        """Receive heartbeats on ``sock`` until ``stop`` is set (a socket without a
-        timeout gets one, so ``stop`` is noticed)."""
+    def serve(self, sock: socket.socket, stop: threading.Event,
+              still_valid: Callable[[], bool] | None = None) -> None:
+        """Receive heartbeats on ``sock`` until ``stop`` is set, or until
+        ``still_valid()`` (asked about once per poll interval) says the socket no
+        longer is where heartbeats arrive (a socket without a timeout gets one, so
+        both are noticed)."""
         if sock.gettimeout() is None:
             sock.settimeout(_POLL)
+        checked = time.monotonic()
         while not stop.is_set():
+            if still_valid is not None and time.monotonic() - checked >= _POLL:
+                checked = time.monotonic()
+                if not still_valid():
+                    return
             try:
                 data, source = sock.recvfrom(MAX_PACKET_SIZE + 1)
             except TimeoutError:
