@@ -9,14 +9,17 @@ first `./scripts/demo` meets it.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests_support import TRICIRCLE_LB, Cloud, clean_env, start_cloud, stop_cloud
+from tests_support import TRICIRCLE_LB, Cloud, clean_env, start_cloud, stop_cloud, wait_for
 
 pytestmark = [pytest.mark.cloud, pytest.mark.root, pytest.mark.slow]
 
@@ -95,6 +98,86 @@ def test_status_json_shows_hosts_amphorae_and_stretched_networks(
         assert all(count >= 1 for count in stretched[name]["shadow_ports"].values())
     per_region = {n["name"] for n in regions["RegionTwo"]["stretched_networks"]}
     assert per_region >= {"net1", "net2"}
+
+
+def _damage(cloud: Cloud) -> str:
+    """What `status --json` shows of a damaged (or lately rebuilt) data plane; "" if
+    nothing."""
+    status = json.loads(cloud.cli("status", "--json").stdout)
+    notes = []
+    for region in status["regions"]:
+        for host in region["hosts"]:
+            dp = host["data_plane"]
+            if not dp["ok"] or dp["last_repair"]:
+                notes.append(f"{host['host']}: namespace {dp['namespace']}, "
+                             f"error {dp['last_error']!r}, repair {dp['last_repair']!r}")
+    return "; ".join(notes)
+
+
+def _answering(cloud: Cloud, vip: str) -> set[str]:
+    loop = f"for i in $(seq 12); do curl -s --max-time 2 http://{vip}/; echo; done"
+    out = cloud.exec("RegionOne", "sh", "-c", loop, network="net1", timeout=180).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()} & set(BACKENDS)
+
+
+def test_every_namespace_deleted_by_hand_comes_back_and_lb1_serves_again(
+        demo_cloud: Cloud, first_run: dict[str, Any]) -> None:
+    """Issue 9: a data plane that disappears (a host "reboots") comes back."""
+    cloud = demo_cloud
+    doomed = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                        text=True, check=True).stdout.split()
+              if n.startswith(cloud.prefix)]
+    assert len(doomed) >= 8  # underlay, six hosts, instances, amphorae, probes
+    started = time.monotonic()
+    for name in doomed:
+        subprocess.run(["ip", "netns", "delete", name], check=True)
+    seen = wait_for(lambda: _damage(cloud), timeout=30, interval=0.2,
+                    what="status showing the damaged data plane")
+    assert "namespace False" in seen or "rebuilt host namespace" in seen, seen
+    wait_for(lambda: _answering(cloud, first_run["vip"]) == set(BACKENDS), timeout=180,
+             interval=1, what="all four backends answering through lb1 again")
+    print(f"lb1 served by all four backends {time.monotonic() - started:.1f}s after "
+          f"{len(doomed)} namespaces were deleted")
+
+    def whole() -> bool:
+        status = json.loads(cloud.cli("status", "--json").stdout)
+        return all(h["data_plane"]["ok"] for r in status["regions"] for h in r["hosts"])
+    wait_for(whole, timeout=60, what="every host's data plane whole again")
+    rebuilt = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                                 check=True).stdout.split())
+    hosts = [n for n in doomed if n.startswith(f"{cloud.prefix}h-")]
+    assert set(hosts) <= rebuilt and f"{cloud.prefix}underlay" in rebuilt
+    # `up` on the running deployment finds nothing left to repair.
+    assert "nothing changed" in cloud.cli("up", "--detach").stdout
+
+
+def test_up_on_a_damaged_deployment_repairs_it(demo_cloud: Cloud,
+                                               first_run: dict[str, Any]) -> None:
+    """With every agent frozen, only `up` can rebuild the underlay and a host."""
+    cloud = demo_cloud
+    status = json.loads(cloud.cli("status", "--json").stdout)
+    agents = [cloud.pid(f"agent-{h['host']}") for r in status["regions"]
+              for h in r["hosts"]]
+    lost = [f"{cloud.prefix}underlay", f"{cloud.prefix}h-RegionTwo-host2"]
+    for pid in agents:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for name in lost:
+            subprocess.run(["ip", "netns", "delete", name], check=True)
+        out = cloud.cli("up", "--detach").stdout
+        assert "repaired RegionTwo-host2: namespace missing" in out, out
+        assert "data plane repaired" in out, out
+        present = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                                 check=True).stdout.split()
+        assert set(lost) <= set(present)
+        ul0 = subprocess.run(["ip", "-n", lost[1], "-o", "addr", "show", "ul0"],
+                             capture_output=True, text=True, check=True).stdout
+        assert "198.18." in ul0
+    finally:
+        for pid in agents:
+            os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: _answering(cloud, first_run["vip"]) == set(BACKENDS), timeout=120,
+             interval=1, what="all four backends answering through lb1 again")
 
 
 def test_second_run_reuses_and_cleanup_removes_everything(

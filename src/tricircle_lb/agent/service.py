@@ -151,7 +151,7 @@ class Agent:
             # guests): start it again, as Nova's resume_guests_state_on_host_boot does.
             LOG.warning("instance %s was lost with its namespace: starting it again", inst.id)
             self._started.discard(inst.id)
-            self.health.repair(f"instance {inst.name or inst.id} restarted", time.time())
+            self.health.repair(f"restarted {(inst.name or inst.id)[:16]}", time.time())
         if running:
             self._dead_since.pop(inst.id, None)
         if not running and inst.status in ("BUILD", "ACTIVE") and inst.id not in self._started:

@@ -94,12 +94,20 @@ def up(
     config: ConfigOpt = None,
     state_dir: StateDirOpt = None,
 ) -> None:
-    """Start identity, central networking and every region (idempotent)."""
+    """Start identity, central networking and every region (idempotent: on a running
+    deployment, repair a damaged data plane)."""
     dep = _open(config, state_dir)
     pid = dep.supervisor_pid()
     if pid is not None:
+        try:
+            repaired = launcher.repair(dep, _progress)
+        except LauncherError as exc:
+            _fail(str(exc))
+        for line in repaired:
+            out.print(f"• {escape(line)}", highlight=False, soft_wrap=True)
         out.print(f"[green]already running[/] (supervisor pid {pid}, state "
-                  f"{dep.paths.root}); nothing changed", highlight=False, soft_wrap=True)
+                  f"{dep.paths.root}); {'data plane repaired' if repaired else 'nothing changed'}",
+                  highlight=False, soft_wrap=True)
         _endpoints(dep)
         return
     try:

@@ -92,14 +92,14 @@ def _hosts(console: Console, st: launcher.Status) -> None:
 
 
 def _amphorae(console: Console, st: launcher.Status) -> None:
-    rows = [a for h in st.holdings for a in h.amphorae]
+    rows = [(h.region, a) for h in st.holdings for a in h.amphorae]
     if not rows:
         return
-    table = _table("Amphorae (ids shortened; --json has them whole)", "amphora",
-                   "load balancer", "role", "status", "host", "management IP")
-    for a in rows:
+    table = _table("Amphorae (ids shortened; --json has them whole)", "amphora", "lb",
+                   "role", "status", "host", "mgmt IP")
+    for region, a in rows:
         table.add_row(a.id[:8], a.loadbalancer_id[:8] or "-", a.role or "-", a.status,
-                      a.host or "-", a.lb_network_ip or "-")
+                      a.host.removeprefix(region + "-") or "-", a.lb_network_ip or "-")
     console.print(table)
 
 

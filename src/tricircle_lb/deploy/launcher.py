@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from tricircle_lb.dataplane.underlay import Underlay
 from tricircle_lb.deploy import bootstrap, claims, cleanup, credentials, processes
 from tricircle_lb.deploy.services import (
     Kind,
@@ -29,6 +30,7 @@ from tricircle_lb.deploy.services import (
     host_namespace,
     identity_url,
     services,
+    underlay_spec,
     write_configs,
 )
 from tricircle_lb.deploy.state import Secrets, StatePaths, read_json
@@ -43,6 +45,7 @@ from tricircle_lb.deploy.topology import (
 
 DETACH_TIMEOUT = 240.0
 DOWN_TIMEOUT = 30.0
+REPAIR_TIMEOUT = 120.0
 Progress = Callable[[str], None]
 
 
@@ -161,6 +164,37 @@ def up_detached(dep: Deployment, progress: Progress) -> None:
             raise LauncherError(f"not ready after {DETACH_TIMEOUT:.0f}s; "
                                 f"see {paths.log} (tricircle-lb down stops it)")
         time.sleep(0.2)
+
+
+def repair(dep: Deployment, progress: Progress, timeout: float = REPAIR_TIMEOUT) -> list[str]:
+    """``up`` on a running deployment: rebuild a damaged data plane now (the underlay
+    and every host namespace) and wait until every agent reports its host whole
+    again; a line per host that needed it."""
+    damaged = _damaged_hosts(status(dep))
+    if not damaged:
+        return []
+    progress("damaged data plane on " + ", ".join(damaged) + ": rebuilding the underlay")
+    underlay = Underlay(underlay_spec(dep.topology))
+    try:
+        underlay.ensure()
+    finally:
+        underlay.close()
+    progress("waiting for the agents to rebuild their hosts")
+    deadline = time.monotonic() + timeout
+    while still := _damaged_hosts(status(dep)):
+        if time.monotonic() > deadline:
+            raise LauncherError("the data plane of " + ", ".join(still) + " is still not "
+                                f"whole after {timeout:.0f}s; see `tricircle-lb status` and "
+                                f"the agents' logs in {dep.paths.log}")
+        time.sleep(1.0)
+    return [f"repaired {host}: {what}" for host, what in damaged.items()]
+
+
+def _damaged_hosts(st: Status) -> dict[str, str]:
+    return {h.host: ("namespace missing" if not h.namespace else h.error or
+                     ("underlay unreachable" if h.underlay_reachable is False
+                      else "agent not reporting"))
+            for held in st.holdings for h in held.hosts if not h.data_plane_ok}
 
 
 def supervise(dep: Deployment) -> int:

@@ -87,7 +87,7 @@ def test_every_namespace_deleted_comes_back_with_its_instances(tmp_path: Path) -
     assert all(vm["status"] == "ACTIVE" for vm in host.vms)
     health = host.agent.agent_body()["configurations"]["data_plane"]
     assert "rebuilt host namespace" in str(health["last_repair"])
-    assert "instance backend1 restarted" in str(health["last_repair"])
+    assert "restarted backend1" in str(health["last_repair"])
 
 
 def test_a_cut_underlay_cable_is_replaced(tmp_path: Path) -> None:
