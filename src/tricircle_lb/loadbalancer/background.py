@@ -56,7 +56,11 @@ def start(state: Any) -> Callable[[], None]:
     def failed(amphora_id: str) -> None:
         request_failover(state, amphora_id)
 
-    manager = HealthManager(state.db, state.hm_config, failed, state.metrics.registry)
+    def unconfigured(amphora_id: str) -> bool:
+        return request_restore(state, amphora_id)
+
+    manager = HealthManager(state.db, state.hm_config, failed, state.metrics.registry,
+                            on_unconfigured=unconfigured)
     threads = [
         threading.Thread(target=_listen, args=(state, manager, stop), name="lb-heartbeats",
                          daemon=True),
@@ -87,6 +91,26 @@ def request_failover(state: Any, amphora_id: str) -> None:
                     amphora_id, lb.id)
         lb.provisioning_status = ProvisioningStatus.PENDING_UPDATE.value
         handoff.failover_amphora(session, state.queue, amphora_id, lb.project_id)
+
+
+def request_restore(state: Any, amphora_id: str) -> bool:
+    """The health manager's word that an amphora came back empty: give it its VIP and
+    configuration again (LB PENDING_UPDATE meanwhile, so nothing else changes it).
+    False if the load balancer is busy (asked again at the next heartbeat)."""
+    with state.db.write() as session:
+        amp = session.get(Amphora, amphora_id)
+        if amp is None or amp.loadbalancer_id is None:
+            return True  # nothing to restore
+        lb = session.get(LoadBalancer, amp.loadbalancer_id)
+        if lb is None:
+            return True
+        if lb.provisioning_status != ProvisioningStatus.ACTIVE.value:
+            return False
+        LOG.warning("amphora %s of load balancer %s started again without its "
+                    "configuration: restoring it", amphora_id, lb.id)
+        lb.provisioning_status = ProvisioningStatus.PENDING_UPDATE.value
+        handoff.restore_amphora(session, state.queue, amphora_id, lb.project_id)
+        return True
 
 
 def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:

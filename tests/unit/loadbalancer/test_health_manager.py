@@ -192,6 +192,38 @@ def test_missing_listener_of_active_lb_is_error_missing_member_kept(lb: Lb) -> N
         assert amp is not None and amp.last_heartbeat is None
 
 
+def test_an_amphora_started_again_empty_is_restored_once(lb: Lb) -> None:
+    """Its host lost it and started it again: a fresh agent (low seq) serving none of
+    the listeners is reported for a restore, once, until it serves again."""
+    asked: list[str] = []
+    hm = lb.manager(on_unconfigured=lambda amp: asked.append(amp) or True)
+    empty = Heartbeat(amphora_id=lb.amphora, seq=0, pools={})
+    hm.handle(empty, SRC)
+    hm.handle(replace(empty, seq=1), SRC)
+    assert asked == [lb.amphora]
+    hm.handle(lb.heartbeat(lb.up(), seq=2), SRC)  # restored: serves its listener
+    hm.handle(replace(empty, seq=3), SRC)  # empty again, still fresh
+    assert asked == [lb.amphora, lb.amphora]
+
+
+def test_a_long_running_amphora_missing_a_listener_is_not_restored(lb: Lb) -> None:
+    """A missing listener of an amphora that ran all along is Octavia's failover case
+    (and a listener whose configuration is still being pushed), not a restore."""
+    asked: list[str] = []
+    hm = lb.manager(on_unconfigured=lambda amp: asked.append(amp) or True)
+    hm.handle(Heartbeat(amphora_id=lb.amphora, seq=500, pools={}), SRC)
+    assert asked == []
+
+
+def test_a_busy_load_balancer_is_asked_again_at_the_next_heartbeat(lb: Lb) -> None:
+    answers = iter([False, True])
+    asked: list[str] = []
+    hm = lb.manager(on_unconfigured=lambda amp: asked.append(amp) or next(answers))
+    for seq in (0, 1, 2):
+        hm.handle(Heartbeat(amphora_id=lb.amphora, seq=seq, pools={}), SRC)
+    assert asked == [lb.amphora, lb.amphora]
+
+
 def test_missing_listener_of_pending_lb_is_kept(lb: Lb) -> None:
     lb.set(LoadBalancer, lb.lb, provisioning_status="PENDING_UPDATE")
     lb.set(Listener, lb.listener, operating_status="ONLINE")

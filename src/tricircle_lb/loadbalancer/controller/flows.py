@@ -68,6 +68,7 @@ class Flows:
             handoff.LB_APPLY: self._guarded(self.converge),
             handoff.LB_FAILOVER: self._guarded(self.failover_loadbalancer),
             handoff.AMPHORA_FAILOVER: self._guarded_amphora(self.failover_amphora),
+            handoff.AMPHORA_RESTORE: self._guarded_amphora(self.restore_amphora),
             handoff.LB_DELETE: self.delete_loadbalancer,
         }
 
@@ -219,6 +220,35 @@ class Flows:
             if amp.status == AmphoraStatus.ALLOCATED.value:
                 amp.status = AmphoraStatus.PENDING_DELETE.value
             lb_id = amp.loadbalancer_id
+        self.converge(lb_id)
+
+    def restore_amphora(self, amphora_id: str) -> None:
+        """An amphora its host started again after losing it (its namespace was made
+        anew) answers without VIP or configuration: an Octavia amphora reloads both from
+        its disk after a reboot; this one gets them from here. If it does not answer,
+        converge replaces it as a failover would."""
+        with self.db.read() as session:
+            amp = session.get(Amphora, amphora_id)
+            if amp is None or amp.loadbalancer_id is None \
+                    or amp.status != AmphoraStatus.ALLOCATED.value:
+                return
+            lb = session.get(LoadBalancer, amp.loadbalancer_id)
+            if lb is None:
+                return
+            lb_id, pair = lb.id, lb.topology == ACTIVE_STANDBY
+            session.expunge_all()
+        vip = self.ops.vip(lb)
+        try:
+            if not self.ops.reachable(amp) or not amp.vrrp_port_id:
+                raise AmphoraUnreachable(f"amphora {amp.id} does not answer")
+            mac = self.ops.network.get_port(amp.vrrp_port_id).mac_address
+            self.ops.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
+                                    mac, address=not pair)
+        except AmphoraUnreachable as exc:
+            LOG.warning("restoring amphora %s failed (%s): failing it over", amp.id, exc)
+            self.failover_amphora(amp.id)
+            return
+        LOG.info("amphora %s came back without its configuration: restoring it", amp.id)
         self.converge(lb_id)
 
     def failover_loadbalancer(self, lb_id: str) -> None:

@@ -21,7 +21,8 @@ LB_APPLY = "loadbalancer_apply"
 LB_DELETE = "loadbalancer_delete"
 LB_FAILOVER = "loadbalancer_failover"
 AMPHORA_FAILOVER = "amphora_failover"
-KINDS = (LB_CREATE, LB_APPLY, LB_DELETE, LB_FAILOVER, AMPHORA_FAILOVER)
+AMPHORA_RESTORE = "amphora_restore"
+KINDS = (LB_CREATE, LB_APPLY, LB_DELETE, LB_FAILOVER, AMPHORA_FAILOVER, AMPHORA_RESTORE)
 
 
 def create_loadbalancer(session: Session, queue: JobQueue[Any], lb_id: str,
@@ -57,3 +58,12 @@ def failover_amphora(session: Session, queue: JobQueue[Any], amphora_id: str,
     queue.enqueue(session, AMPHORA_FAILOVER, {"amphora_id": amphora_id},
                   resource_id=amphora_id, project_id=project_id or None,
                   dedup_key=f"{AMPHORA_FAILOVER}:{amphora_id}")
+
+
+def restore_amphora(session: Session, queue: JobQueue[Any], amphora_id: str,
+                    project_id: str = "") -> None:
+    """Give an amphora that came back without its configuration (its host lost it and
+    started it again) its VIP and configuration again (health manager)."""
+    queue.enqueue(session, AMPHORA_RESTORE, {"amphora_id": amphora_id},
+                  resource_id=amphora_id, project_id=project_id or None,
+                  dedup_key=f"{AMPHORA_RESTORE}:{amphora_id}")

@@ -145,10 +145,16 @@ class HealthManager:
     def __init__(self, db: Database, config: HealthManagerConfig,
                  on_failed: Callable[[str], None],
                  metrics_registry: CollectorRegistry | None = None, *,
-                 flush_interval: float = DEFAULT_FLUSH_INTERVAL) -> None:
+                 flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+                 on_unconfigured: Callable[[str], bool] | None = None) -> None:
         self.db = db
         self.config = config
         self.on_failed = on_failed
+        # An amphora whose agent just started and serves none of its listeners: its
+        # host lost it and started it again (restore it rather than wait to fail it over).
+        # It answers whether it acted; if not, the next heartbeat asks again.
+        self.on_unconfigured = on_unconfigured
+        self._unconfigured: set[str] = set()  # reported once until it serves again
         self.flush_interval = flush_interval
         self.counters = ReceiverCounters()
         self.ignored = 0  # valid heartbeats from amphorae that are not ALLOCATED
@@ -234,6 +240,12 @@ class HealthManager:
         if missing:
             LOG.warning("amphora %s does not report listeners %s: not counted as alive",
                         hb.amphora_id, ", ".join(sorted(missing)))
+        # seq counts heartbeats since the amphora agent started.
+        fresh = hb.seq * self.config.heartbeat_interval < self.config.heartbeat_timeout
+        if missing and not known & hb.listeners.keys() and fresh:
+            self._report_unconfigured(hb.amphora_id)
+        elif not missing:
+            self._unconfigured.discard(hb.amphora_id)
         with self._lock:
             if missing and any(now - self._amps[p].last_seen <= self.config.heartbeat_timeout
                                for p in peers if p in self._amps):
@@ -251,6 +263,18 @@ class HealthManager:
                     state.stats[lid].dirty = False
         if flush:
             self._write(hb.amphora_id, now if not missing else None, changes, dirty)
+
+    def _report_unconfigured(self, amphora_id: str) -> None:
+        if self.on_unconfigured is None or amphora_id in self._unconfigured:
+            return
+        self._unconfigured.add(amphora_id)
+        try:
+            acted = self.on_unconfigured(amphora_id)
+        except Exception:
+            LOG.exception("could not restore amphora %s", amphora_id)
+            acted = False
+        if not acted:
+            self._unconfigured.discard(amphora_id)
 
     def _ignore(self, amphora_id: str, source: tuple[str, int], status: str) -> None:
         self.ignored += 1

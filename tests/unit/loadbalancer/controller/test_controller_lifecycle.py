@@ -115,3 +115,36 @@ def test_an_amphora_that_died_meanwhile_is_replaced_by_the_next_flow(rig: Rig) -
     assert new.id != old.id and new.status == "ALLOCATED"
     assert list(rig.compute.servers) == [new.compute_id]
     assert set(rig.statuses(lb["id"])) == {"ACTIVE"}
+
+
+def test_an_amphora_its_host_started_again_gets_its_vip_and_configuration_back(
+        rig: Rig) -> None:
+    """Issue 9: the host lost the amphora's namespace and started it again, empty. The
+    health manager's word restores it in place: same amphora, VIP and HAProxy
+    configuration pushed again, no new server."""
+    lb = rig.active_lb()
+    rig.pool(lb["id"])
+    [amp] = rig.amphorae(lb["id"])
+    ip = str(amp.lb_network_ip)
+    rig.agent.configs.pop(ip)  # what the restarted amphora has: nothing
+    rig.agent.vips.pop(ip)
+    servers = list(rig.compute.servers)
+    assert background.request_restore(rig.state, amp.id)
+    assert rig.show(lb["id"])["provisioning_status"] == "PENDING_UPDATE"
+    assert not background.request_restore(rig.state, amp.id)  # busy: asked again later
+    assert rig.run() == 1
+    [same] = rig.amphorae(lb["id"])
+    assert same.id == amp.id and list(rig.compute.servers) == servers
+    assert ip in rig.agent.configs and rig.agent.vips[ip].startswith(lb["vip_address"])
+    assert set(rig.statuses(lb["id"])) == {"ACTIVE"}
+
+
+def test_a_restore_of_an_amphora_that_does_not_answer_replaces_it(rig: Rig) -> None:
+    lb = rig.active_lb()
+    [old] = rig.amphorae(lb["id"])
+    rig.agent.fail_on("info", AmphoraUnreachable("connection refused"), times=3)
+    assert background.request_restore(rig.state, old.id)
+    rig.run()
+    [new] = rig.amphorae(lb["id"])
+    assert new.id != old.id and new.status == "ALLOCATED"
+    assert rig.show(lb["id"])["provisioning_status"] == "ACTIVE"
