@@ -115,14 +115,18 @@ def request_restore(state: Any, amphora_id: str) -> bool:
 
 def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
     cfg: LoadBalancerConfig = state.config
+    lost = False
     while not stop.is_set():
         where = _namespace_identity(cfg.controller_namespace)
         try:
             sock = _bind(state.network, cfg, state.hm_config)
         except (NetworkError, DataplaneError, OSError) as exc:
             LOG.info("health manager not listening yet: %s", exc)
-            stop.wait(RETRY)
+            stop.wait(RETRY if not lost else RETRY / 4)
             continue
+        if lost:
+            manager.deaf()  # it heard nothing while its namespace was gone
+            lost = False
 
         def same_namespace(where: tuple[int, int] | None = where) -> bool:
             # A socket stays in the namespace it was made in: once the controller
@@ -132,10 +136,12 @@ def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
                 return True
             LOG.warning("namespace %s was made anew: binding the health manager again",
                         cfg.controller_namespace)
+            manager.deaf()
             return False
 
         with sock:
             manager.serve(sock, stop, same_namespace)
+        lost = not stop.is_set()
 
 
 def _namespace_identity(namespace: str) -> tuple[int, int] | None:

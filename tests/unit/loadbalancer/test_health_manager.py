@@ -461,3 +461,13 @@ def test_a_failed_peer_does_not_flap_the_pair_and_is_failed_over(lb: Lb) -> None
         assert lb.statuses()[:2] == ("ONLINE", "ONLINE")
     # The load balancer's own row kept still, and the dead peer is failed over.
     assert hm.check_once(t0 + 9 + CONFIG.heartbeat_timeout) == [peer_id]
+
+
+def test_a_deaf_manager_blames_no_amphora_for_its_own_silence(lb: Lb) -> None:
+    hm = lb.manager()
+    t0 = time.time()
+    hm.handle(lb.heartbeat(lb.up(), seq=1, recv_time=t0), SRC)
+    hm.deaf()  # its namespace was lost and made anew: it heard nothing meanwhile
+    deaf_at = time.time()
+    assert hm.check_once(deaf_at + CONFIG.heartbeat_timeout - 0.5) == []
+    assert hm.check_once(deaf_at + CONFIG.heartbeat_timeout + 0.5) == [lb.amphora]

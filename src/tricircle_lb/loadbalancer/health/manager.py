@@ -264,6 +264,12 @@ class HealthManager:
         if flush:
             self._write(hb.amphora_id, now if not missing else None, changes, dirty)
 
+    def deaf(self) -> None:
+        """Heartbeats could not reach this manager until now (its socket's namespace
+        was lost): no amphora is blamed for silence before now plus the timeout."""
+        with self._lock:
+            self._started = time.time()
+
     def _report_unconfigured(self, amphora_id: str) -> None:
         if self.on_unconfigured is None or amphora_id in self._unconfigured:
             return
