@@ -249,7 +249,7 @@ def next_commands(dep: Deployment, vip: str) -> list[str]:
         f'eval "$(tricircle-lb openrc{opts})"',
         f"{os1} loadbalancer list",
         f"{os1} loadbalancer status show lb1",
-        f"{os1} loadbalancer amphora list",
+        f"{os1} loadbalancer amphora list --loadbalancer lb1",
         f"{os1} loadbalancer member list pool1",
         f"openstack --os-region-name {dep.topology.central.region_name} network list",
         f"{os1} port list --device-owner compute:shadow",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
 from networking_testing import Cloud, error, ok
 
 
@@ -25,7 +27,7 @@ def test_region_mirrors_central_network_with_same_id_and_segment(cloud: Cloud) -
         mirror = ok(cloud.client(region).get(f"/v2.0/networks/{net['id']}"))["network"]
         assert mirror["id"] == net["id"]
         assert mirror["provider:segmentation_id"] == 1001
-        assert mirror["subnets"] == []  # subnets are mirrored when used
+        assert mirror["subnets"] == [subnet["id"]]  # mirrored with the network
         # A name look-up (how the CLI resolves names) finds it too.
         found = ok(cloud.client(region).get("/v2.0/networks", params={"name": "net1"}))
         assert [n["id"] for n in found["networks"]] == [net["id"]]
@@ -37,6 +39,65 @@ def test_region_mirrors_central_network_with_same_id_and_segment(cloud: Cloud) -
     assert sorted(pods[r["pod_id"]] for r in routings) == ["RegionOne", "RegionTwo"]
     central_view = ok(cloud.client("CentralRegion").get(f"/v2.0/networks/{net['id']}"))
     assert central_view["network"]["availability_zones"] == ["az1", "az2"]
+
+
+def make_subnet(cloud: Cloud, network_id: str, cidr: str) -> dict[str, object]:
+    subnet: dict[str, object] = ok(cloud.client("CentralRegion").post("/v2.0/subnets", json={
+        "subnet": {"network_id": network_id, "cidr": cidr, "ip_version": 4}}), 201)["subnet"]
+    return subnet
+
+
+def test_a_network_comes_with_its_subnets_registered_for_the_region(cloud: Cloud) -> None:
+    net = make_net(cloud)
+    subnets = [make_subnet(cloud, net["id"], cidr) for cidr in ("10.0.10.0/24", "10.0.11.0/24")]
+    r2 = cloud.client("RegionTwo")
+    # A name look-up, as `openstack --os-region-name RegionTwo network show net1` does.
+    shown = ok(r2.get("/v2.0/networks", params={"name": "net1"}))["networks"]
+    assert sorted(shown[0]["subnets"]) == sorted(s["id"] for s in subnets)
+    central = cloud.client("CentralRegion")
+    for subnet in subnets:
+        routings = ok(central.get("/v1.0/routings", params={"top_id": subnet["id"]}))
+        assert [r["resource_type"] for r in routings["routings"]] == ["subnet"]
+    # They are mirrors: served by the region without asking central.
+    cloud.router.down.add("central.test")
+    listed = ok(r2.get("/v2.0/subnets", params={"network_id": net["id"]}))["subnets"]
+    assert sorted(s["cidr"] for s in listed) == ["10.0.10.0/24", "10.0.11.0/24"]
+    assert ok(r2.get(f"/v2.0/networks/{net['id']}"))["network"]["subnets"] == shown[0]["subnets"]
+
+
+def test_a_network_sync_brings_subnets_created_after_the_first_mirror(cloud: Cloud) -> None:
+    net = make_net(cloud)
+    r1, central = cloud.client("RegionOne"), cloud.client("CentralRegion")
+    assert ok(r1.get(f"/v2.0/networks/{net['id']}"))["network"]["subnets"] == []
+    subnet = make_subnet(cloud, net["id"], "10.0.10.0/24")  # central tells the region
+    cloud.run_jobs()
+    assert ok(r1.get(f"/v2.0/networks/{net['id']}"))["network"]["subnets"] == [subnet["id"]]
+    ok(central.put(f"/v2.0/networks/{net['id']}", json={"network": {"name": "renamed"}}))
+    cloud.run_jobs()
+    assert ok(r1.get(f"/v2.0/networks/{net['id']}"))["network"]["subnets"] == [subnet["id"]]
+    # A subnet deleted at central leaves the region's network too (its own sync job).
+    ok(central.delete(f"/v2.0/subnets/{subnet['id']}"), 204)
+    cloud.run_jobs()
+    assert ok(r1.get(f"/v2.0/networks/{net['id']}"))["network"]["subnets"] == []
+    error(r1.get(f"/v2.0/subnets/{subnet['id']}"), 404)
+
+
+def test_a_subnet_deleted_while_its_network_is_mirrored_is_skipped(
+        cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    net = make_net(cloud)
+    gone, kept = (make_subnet(cloud, net["id"], cidr)
+                  for cidr in ("10.0.10.0/24", "10.0.11.0/24"))
+    # Central listed both subnets with the network, then lost one before the region asked.
+    route = cloud.router.handle_request
+
+    def racing(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == f"/v2.0/subnets/{gone['id']}":
+            return httpx.Response(404, json={"NeutronError": {
+                "type": "SubnetNotFound", "message": "gone", "detail": ""}})
+        return route(request)
+    monkeypatch.setattr(cloud.router, "handle_request", racing)
+    mirror = ok(cloud.client("RegionOne").get(f"/v2.0/networks/{net['id']}"))["network"]
+    assert mirror["subnets"] == [kept["id"]]
 
 
 def test_port_created_in_region_is_allocated_at_central(cloud: Cloud) -> None:

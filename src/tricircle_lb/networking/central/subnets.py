@@ -45,6 +45,9 @@ class SubnetOps(CentralBase):
             session.add(row)
             bump(net)
             session.flush()
+            # Regions that mirror the network re-read it and mirror the new subnet, so
+            # their `network show` lists it as central's does.
+            self.mirrors.notify(session, "network", net.id, net.project_id)
             return views.subnet(row)
 
     def _subnet(self, session: Session, ctx: Context, subnet_id: str) -> Subnet:

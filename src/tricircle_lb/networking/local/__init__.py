@@ -54,12 +54,36 @@ class LocalPlugin:
     # -- mirroring ------------------------------------------------------------
 
     def mirror(self, resource_type: str, body: Body) -> Body:
-        """Register ``body`` (central's view) at central for this region, then store it."""
+        """Register ``body`` (central's view) at central for this region, then store it.
+
+        A network comes with the subnets central lists for it (as Tricircle's
+        local plugin does), so the region shows the same ``subnets``.
+        """
         self._mirror_dependencies(resource_type, body)
         self.central.register(resource_type, body["id"], body.get("project_id") or "")
         with self.db.write() as session:
             row = mirror_store.UPSERT[resource_type](session, body)
-            return self._view(session, resource_type, row)
+            view = self._view(session, resource_type, row)
+        if resource_type == "network" and self._mirror_subnets(body):
+            with self.db.read() as session:
+                network = session.get(Network, body["id"])
+                if network is not None:
+                    view = self._view(session, "network", network)
+        return view
+
+    def _mirror_subnets(self, network: Body) -> bool:
+        """Mirror the subnets of central's ``network`` this region lacks; whether any were.
+
+        A subnet deleted at central meanwhile is skipped (its network's next
+        look-up no longer lists it).
+        """
+        added = False
+        for subnet_id in network.get("subnets") or []:
+            try:
+                added = self._ensure("subnet", subnet_id) or added
+            except NotFound:
+                continue
+        return added
 
     def _mirror_dependencies(self, resource_type: str, body: Body) -> None:
         if resource_type in ("subnet", "port"):
@@ -70,14 +94,16 @@ class LocalPlugin:
             for sg_id in body.get("security_groups") or []:
                 self._ensure("security_group", sg_id)
 
-    def _ensure(self, resource_type: str, resource_id: str) -> None:
-        """Mirror a resource something else depends on (as the service)."""
+    def _ensure(self, resource_type: str, resource_id: str) -> bool:
+        """Mirror a resource something else depends on (as the service); whether it was
+        missing."""
         with self.db.read() as session:
             if session.get(mirror_store.MODELS[resource_type], resource_id) is not None:
-                return
+                return False
         path = f"/v2.0/{PATHS[resource_type]}/{seg(resource_id)}"
         body = self.central.request("GET", path)[resource_type]
         self.mirror(resource_type, body)
+        return True
 
     def _view(self, session: Session, resource_type: str, row: Any) -> Body:
         if resource_type == "network":
@@ -149,6 +175,8 @@ class LocalPlugin:
             return "deleted"
         with self.db.write() as session:
             mirror_store.UPSERT[resource_type](session, body)
+        if resource_type == "network":
+            self._mirror_subnets(body)
         return "updated"
 
     def _forget(self, resource_type: str, resource_id: str) -> None:
