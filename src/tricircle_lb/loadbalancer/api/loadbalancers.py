@@ -135,7 +135,7 @@ def create_loadbalancer(body: CreateRequest, request: Request, ctx: CallerDep,
         resolve_flavor(session, req.flavor_id, req.provider, svc.config.default_topology)
         check_quota(session, svc, project_id, "loadbalancer")
     lb_id = str(uuid.uuid4())
-    port = _allocate_vip(svc, req, lb_id, project_id)
+    port = _allocate_vip(svc, req, lb_id, project_id, ctx.token)
     try:
         with svc.db.write() as session:
             # Again in the writing transaction: the flavor may have changed meanwhile.
@@ -293,26 +293,35 @@ def _check_placement(svc: Services, req: LoadBalancerCreate) -> None:
         raise invalid_option(f"Availability zone {req.availability_zone} could not be found.")
 
 
-def _allocate_vip(svc: Services, req: LoadBalancerCreate, lb_id: str, project_id: str) -> Port:
-    """The VIP port: the one given, or a new one at central on the subnet/network asked for."""
+def _allocate_vip(svc: Services, req: LoadBalancerCreate, lb_id: str, project_id: str,
+                  token: str) -> Port:
+    """The VIP port: the one given, or a new one at central on the subnet/network asked for.
+
+    Every id is resolved with the caller's ``token``: what the caller cannot see does
+    not exist for them (Octavia validates with the user's context), and a port given
+    as the VIP must not be in use by a device already."""
     net = svc.network
     address = req.vip_address
     try:
         if req.vip_port_id:
             try:
-                port = net.get_port(req.vip_port_id)
+                port = net.get_port(req.vip_port_id, token=token)
             except NetworkError as exc:
                 raise from_network(exc, f"Port {req.vip_port_id}") from exc
+            if port.device_id:
+                raise invalid_option(f"Port {port.id} is already used by device "
+                                     f"{port.device_id} ")
             if not port.fixed_ips:
                 raise invalid_option(f"Port {port.id} has no fixed IP address.")
             return port
         subnet = None
         if req.vip_subnet_id:
-            subnet = _lookup(lambda: net.get_subnet(str(req.vip_subnet_id)),
+            subnet = _lookup(lambda: net.get_subnet(str(req.vip_subnet_id), token=token),
                              f"Subnet {req.vip_subnet_id}")
         network_id = subnet.network_id if subnet is not None else str(req.vip_network_id)
         if req.vip_network_id:
-            network = _lookup(lambda: net.get_network(network_id), f"Network {network_id}")
+            network = _lookup(lambda: net.get_network(network_id, token=token),
+                              f"Network {network_id}")
             if subnet is not None and subnet.network_id != network.id:
                 raise invalid_option(f"Subnet {subnet.id} is not on network {network.id}.")
         if subnet is not None and address is not None and \

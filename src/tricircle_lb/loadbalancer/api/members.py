@@ -133,10 +133,13 @@ def _vip_of(svc: Services, pool_id: str, ctx: Context) -> _Vip:
         return _Vip(lb.vip_address, lb.vip_subnet_id)
 
 
-def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int]) -> MemberCreate:
+def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int],
+               token: str) -> MemberCreate:
     """The request with canonical addresses and its subnet, or 400/503.
 
-    ``seen`` caches the IP version of subnets already looked up (batch calls)."""
+    The subnet is looked up with the caller's ``token``: a subnet the caller cannot
+    see (another project's) does not exist for them. ``seen`` caches the IP version
+    of subnets already looked up (batch calls)."""
     if req.request_sriov:
         raise invalid_option("request_sriov is not supported by provider amphora.")
     address = checks.check_member_address(req.address, vip.address)
@@ -144,7 +147,8 @@ def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int]
     subnet_id = req.subnet_id or vip.subnet_id
     if req.subnet_id is not None and req.subnet_id not in seen:
         try:
-            seen[req.subnet_id] = svc.network.get_subnet(req.subnet_id).ip_version
+            seen[req.subnet_id] = svc.network.get_subnet(req.subnet_id,
+                                                         token=token).ip_version
         except NetworkError as exc:
             raise from_network(exc, f"Subnet {req.subnet_id}") from exc
     if req.subnet_id is not None:
@@ -192,7 +196,7 @@ def show_member(pool_id: str, member_id: str, request: Request, ctx: CallerDep,
 def create_member(pool_id: str, body: MemberCreateBody, ctx: CallerDep,
                   svc: ServicesDep) -> Body:
     authorize(ctx, Action.WRITE)
-    req = _validated(body.member, _vip_of(svc, pool_id, ctx), svc, {})
+    req = _validated(body.member, _vip_of(svc, pool_id, ctx), svc, {}, ctx.token)
     with svc.db.write() as session:
         pool = _pool(session, pool_id, ctx)
         if any(m.address == req.address and m.protocol_port == req.protocol_port
@@ -258,7 +262,7 @@ def batch_update_members(pool_id: str, body: MembersBatchBody, ctx: CallerDep,
     # (address, port) -> (the validated entry, the fields its caller gave)
     wanted: dict[tuple[str, int], tuple[MemberCreate, set[str]]] = {}
     for entry in body.members:
-        req = _validated(entry, vip, svc, subnets)
+        req = _validated(entry, vip, svc, subnets, ctx.token)
         key = (req.address, req.protocol_port)
         if key in wanted:
             raise invalid_option("Member must be updated only once in the same request.")

@@ -95,13 +95,18 @@ class Port:
 
 
 class NetworkDriver(Protocol):
-    def get_subnet(self, subnet_id: str) -> Subnet:
+    """Look-ups take the caller's ``token`` when they resolve an id the caller passed
+    (a VIP subnet, network or port, a member's subnet): the caller's visibility, not
+    the service's, decides what exists (as Octavia's validations pass the user's
+    context). Without a token they act as the service."""
+
+    def get_subnet(self, subnet_id: str, token: str | None = None) -> Subnet:
         """The subnet as the region sees it (mirrored on demand, locality enforced)."""
 
-    def get_network(self, network_id: str) -> Network:
+    def get_network(self, network_id: str, token: str | None = None) -> Network:
         """The network as the region sees it (mirrored on demand, locality enforced)."""
 
-    def get_port(self, port_id: str) -> Port:
+    def get_port(self, port_id: str, token: str | None = None) -> Port:
         """A port, from central (it knows every port)."""
 
     def find_port(self, name: str) -> Port | None:
@@ -136,22 +141,25 @@ class NeutronNetworkDriver:
         self.local = NeutronClient(session, region)
         self.central = NeutronClient(session, central_region)
 
-    def get_subnet(self, subnet_id: str) -> Subnet:
-        body = _call(self.local, "GET", f"/v2.0/subnets/{seg(subnet_id)}")["subnet"]
+    def get_subnet(self, subnet_id: str, token: str | None = None) -> Subnet:
+        body = _call(self.local, "GET", f"/v2.0/subnets/{seg(subnet_id)}",
+                     token=token)["subnet"]
         return Subnet(id=str(body["id"]), network_id=str(body["network_id"]),
                       project_id=str(body.get("project_id") or body.get("tenant_id") or ""),
                       cidr=str(body["cidr"]), ip_version=int(body["ip_version"]),
                       gateway_ip=body.get("gateway_ip"))
 
-    def get_network(self, network_id: str) -> Network:
-        body = _call(self.local, "GET", f"/v2.0/networks/{seg(network_id)}")["network"]
+    def get_network(self, network_id: str, token: str | None = None) -> Network:
+        body = _call(self.local, "GET", f"/v2.0/networks/{seg(network_id)}",
+                     token=token)["network"]
         return Network(id=str(body["id"]), name=str(body.get("name") or ""),
                        project_id=str(body.get("project_id") or body.get("tenant_id") or ""),
                        network_type=str(body.get("provider:network_type") or ""),
                        subnet_ids=tuple(str(s) for s in body.get("subnets") or ()))
 
-    def get_port(self, port_id: str) -> Port:
-        return _port(_call(self.central, "GET", f"/v2.0/ports/{seg(port_id)}")["port"])
+    def get_port(self, port_id: str, token: str | None = None) -> Port:
+        return _port(_call(self.central, "GET", f"/v2.0/ports/{seg(port_id)}",
+                           token=token)["port"])
 
     def find_port(self, name: str) -> Port | None:
         ports = _call(self.central, "GET", "/v2.0/ports", params={"name": name})["ports"]
@@ -211,9 +219,9 @@ class NeutronNetworkDriver:
 
 
 def _call(client: NeutronClient, method: str, path: str, body: dict[str, Any] | None = None,
-          params: dict[str, str] | None = None) -> dict[str, Any]:
+          params: dict[str, str] | None = None, token: str | None = None) -> dict[str, Any]:
     try:
-        return client.request(method, path, body=body, params=params)
+        return client.request(method, path, token=token or None, body=body, params=params)
     except NotFound as exc:
         raise NetworkNotFound(exc.message) from exc
     except ServiceUnavailable as exc:

@@ -271,3 +271,44 @@ def test_quota_is_enforced_and_frees_the_vip(lb_cloud: LbCloud, subnet: Body) ->
         "vip_subnet_id": subnet["id"]}}), 403)
     assert text == "Quota has been met for resources: LoadBalancer"
     assert len([p for p in central_ports(lb_cloud) if p["name"].startswith("octavia-lb-")]) == 1
+
+
+def test_another_projects_subnet_network_and_port_do_not_exist_for_the_caller(
+        lb_cloud: LbCloud, subnet: Body) -> None:
+    """Issue 10: every id a caller passes is resolved with the caller's visibility
+    (Octavia passes the user's context to its network driver). Over REST, as a client
+    that resolves nothing itself would send them."""
+    central = lb_cloud.client("CentralRegion", token="demo-token")
+    port = ok(central.post("/v2.0/ports", json={"port": {
+        "network_id": subnet["network_id"], "name": "demo-vip"}}), 201)["port"]
+    alt = lb_cloud.lb(token="alt-token")
+    before = {p["id"] for p in central_ports(lb_cloud)}
+    for attrs, what in (({"vip_subnet_id": subnet["id"]}, f"Subnet {subnet['id']}"),
+                        ({"vip_network_id": subnet["network_id"]},
+                         f"Network {subnet['network_id']}"),
+                        ({"vip_port_id": port["id"]}, f"Port {port['id']}")):
+        text = fault(alt.post(LBS, json={"loadbalancer": attrs}), 400)
+        assert text == f"Validation failure: {what} could not be found.", attrs
+    assert {p["id"] for p in central_ports(lb_cloud)} == before  # nothing allocated
+    assert ok(lb_cloud.lb(token="admin-token").get(LBS))["loadbalancers"] == []
+    # The owner, and the admin, may use them.
+    create(lb_cloud, token="demo-token", vip_subnet_id=subnet["id"])
+    create(lb_cloud, token="admin-token", vip_network_id=subnet["network_id"],
+           project_id="alt-project")
+
+
+def test_a_vip_port_in_use_by_a_device_is_refused(lb_cloud: LbCloud, subnet: Body) -> None:
+    central = lb_cloud.client("CentralRegion", token="demo-token")
+    port = ok(central.post("/v2.0/ports", json={"port": {
+        "network_id": subnet["network_id"], "device_id": "a-server",
+        "device_owner": "compute:nova"}}), 201)["port"]
+    text = fault(lb_cloud.lb(token="demo-token").post(LBS, json={"loadbalancer": {
+        "vip_port_id": port["id"]}}), 400)
+    assert text == f"Validation failure: Port {port['id']} is already used by device a-server "
+
+
+def test_a_shared_network_of_another_project_may_carry_a_vip(lb_cloud: LbCloud) -> None:
+    net = lb_cloud.network("shared-net", token="admin-token", shared=True)
+    shared = lb_cloud.subnet(net["id"], "10.0.9.0/24", token="admin-token")
+    lb = create(lb_cloud, token="alt-token", vip_subnet_id=shared["id"])
+    assert lb["project_id"] == "alt-project" and lb["vip_subnet_id"] == shared["id"]

@@ -213,3 +213,28 @@ def test_member_of_another_pool_is_not_found(lb: Lb) -> None:
                  404) == f"Member {member['id']} could not be found."
     assert fault(lb.api.delete(f"/v2/lbaas/pools/{second['id']}/members/{member['id']}"),
                  404) == f"Member {member['id']} could not be found."
+
+
+def test_a_member_on_another_projects_subnet_is_refused(lb_cloud: LbCloud) -> None:
+    """Issue 10: a member's subnet is resolved with the caller's visibility, in single
+    and batch calls alike."""
+    theirs = lb_cloud.subnet(lb_cloud.network("demo-net", token="demo-token")["id"],
+                             "10.0.30.0/24", token="demo-token")
+    mine = lb_cloud.subnet(lb_cloud.network("alt-net", token="alt-token")["id"],
+                           "10.0.40.0/24", token="alt-token")
+    alt = lb_cloud.lb(token="alt-token")
+    lb = ok(alt.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": mine["id"]}}), 201)["loadbalancer"]
+    lb_cloud.settle(lb["id"])
+    pool = ok(alt.post("/v2/lbaas/pools", json={"pool": {
+        "loadbalancer_id": lb["id"], "protocol": "HTTP",
+        "lb_algorithm": "ROUND_ROBIN"}}), 201)["pool"]
+    lb_cloud.settle(lb["id"])
+    path = f"/v2/lbaas/pools/{pool['id']}/members"
+    member = {"address": "10.0.30.5", "protocol_port": 80, "subnet_id": theirs["id"]}
+    expected = f"Validation failure: Subnet {theirs['id']} could not be found."
+    assert fault(alt.post(path, json={"member": member}), 400) == expected
+    assert fault(alt.put(path, json={"members": [member]}), 400) == expected
+    assert ok(alt.get(path))["members"] == []
+    ok(alt.post(path, json={"member": {**member, "address": "10.0.40.5",
+                                       "subnet_id": mine["id"]}}), 201)
