@@ -21,7 +21,7 @@ from tricircle_lb.dataplane.errors import DataplaneError
 from tricircle_lb.dataplane.netns_socket import NETNS_DIR, socket_in
 from tricircle_lb.jobs import JobMetrics, Worker
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
-from tricircle_lb.loadbalancer.controller import handoff
+from tricircle_lb.loadbalancer.controller import handoff, sweeper
 from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps
 from tricircle_lb.loadbalancer.controller.flows import Flows
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient
@@ -32,6 +32,7 @@ from tricircle_lb.loadbalancer.models import Amphora, LoadBalancer, Provisioning
 
 LOG = logging.getLogger(__name__)
 RETRY = 2.0
+SWEEP_INTERVAL = 15.0
 
 
 def build_flows(state: Any) -> Flows:
@@ -64,6 +65,7 @@ def start(state: Any) -> Callable[[], None]:
     threads = [
         threading.Thread(target=_listen, args=(state, manager, stop), name="lb-heartbeats",
                          daemon=True),
+        threading.Thread(target=_sweep, args=(state, stop), name="lb-sweeper", daemon=True),
         threading.Thread(target=manager.run_checks, args=(stop,), name="lb-health-checks",
                          daemon=True),
     ]
@@ -91,6 +93,16 @@ def request_failover(state: Any, amphora_id: str) -> None:
                     amphora_id, lb.id)
         lb.provisioning_status = ProvisioningStatus.PENDING_UPDATE.value
         handoff.failover_amphora(session, state.queue, amphora_id, lb.project_id)
+
+
+def _sweep(state: Any, stop: threading.Event) -> None:
+    """Every ``SWEEP_INTERVAL``: load balancers left pending by a job that is gone go
+    to ERROR (controller/sweeper.py)."""
+    while not stop.wait(SWEEP_INTERVAL):
+        try:
+            sweeper.sweep(state.db)
+        except Exception:
+            LOG.exception("sweeping pending load balancers failed")
 
 
 def request_restore(state: Any, amphora_id: str) -> bool:

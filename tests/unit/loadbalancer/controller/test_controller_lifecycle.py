@@ -4,10 +4,12 @@ the health manager's verdict becomes one failover job."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from controller_testing import LBS, Rig
 
 from tricircle_lb.loadbalancer import background
-from tricircle_lb.loadbalancer.controller import handoff
+from tricircle_lb.loadbalancer.controller import handoff, sweeper
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraUnreachable
 
 HM_PORT = "octavia-health-manager-RegionOne-listen-port"
@@ -148,3 +150,35 @@ def test_a_restore_of_an_amphora_that_does_not_answer_replaces_it(rig: Rig) -> N
     [new] = rig.amphorae(lb["id"])
     assert new.id != old.id and new.status == "ALLOCATED"
     assert rig.show(lb["id"])["provisioning_status"] == "ACTIVE"
+
+
+def test_a_delete_whose_job_gives_up_leaves_an_error_load_balancer_to_delete_again(
+        rig: Rig) -> None:
+    """Issue 10: networking unreachable during a delete until the job gives up: the
+    load balancer ends ERROR (the sweeper), and a second delete removes it."""
+    lb = rig.active_lb()
+    rig.api("DELETE", f"{LBS}/{lb['id']}", 204)
+    rig.cloud.router.down.add("central.test")
+    for _ in range(rig.queue.config.max_attempts):
+        rig.run()
+        rig.later()
+    assert [j.status for j in rig.jobs()][-1] == "FAIL"
+    assert rig.show(lb["id"])["provisioning_status"] == "PENDING_DELETE"
+    assert sweeper.sweep(rig.state.db, grace=timedelta(0)) == [lb["id"]]
+    assert rig.show(lb["id"])["provisioning_status"] == "ERROR"
+    rig.cloud.router.down.discard("central.test")
+    rig.api("DELETE", f"{LBS}/{lb['id']}", 204)
+    rig.run()
+    rig.api("GET", f"{LBS}/{lb['id']}", 404)
+    assert list(rig.port_names()) == [HM_PORT]
+
+
+def test_the_sweeper_leaves_load_balancers_whose_job_is_still_coming(rig: Rig) -> None:
+    lb = rig.create_lb()  # PENDING_CREATE with its job NEW
+    assert sweeper.sweep(rig.state.db, grace=timedelta(0)) == []
+    assert sweeper.sweep(rig.state.db) == []  # too young anyway
+    rig.run()
+    [amp] = rig.amphorae(lb["id"])
+    background.request_failover(rig.state, amp.id)  # its job names the amphora
+    assert sweeper.sweep(rig.state.db, grace=timedelta(0)) == []
+    assert rig.show(lb["id"])["provisioning_status"] == "PENDING_UPDATE"
