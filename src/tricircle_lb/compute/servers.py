@@ -9,7 +9,7 @@ stuck in ``BUILD`` for longer than ``build_timeout`` into ``ERROR``.
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from starlette.datastructures import QueryParams
 
 from tricircle_lb.common.context import Context
 from tricircle_lb.common.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from tricircle_lb.common.safe_regex import InvalidPattern, compile_search
 from tricircle_lb.compute import policy, views
 from tricircle_lb.compute.build import Builder
 from tricircle_lb.compute.config import ComputeConfig
@@ -131,16 +132,16 @@ class ComputeService:
                 if params.get(key):
                     query = query.where(column == params[key])
             rows = list(session.scalars(query))
+        # Nova matches name and ip as regular expressions; RE2 matches them in linear
+        # time, so no pattern makes a list expensive (common/safe_regex.py).
         name = params.get("name")
         if name:
-            try:
-                pattern = re.compile(name)
-            except re.error as exc:
-                raise BadRequest(f"Invalid regular expression for name: {name}") from exc
-            rows = [r for r in rows if pattern.search(r.name)]
+            name_matches = _pattern("name", name)
+            rows = [r for r in rows if name_matches(r.name)]
         ip = params.get("ip")
         if ip:
-            rows = [r for r in rows if any(re.search(ip, a["ip_address"])
+            ip_matches = _pattern("ip", ip)
+            rows = [r for r in rows if any(ip_matches(a["ip_address"])
                                            for i in r.interfaces for a in i.fixed_ips)]
         reverse = params.get("sort_dir", "desc") != "asc"
         key = params.get("sort_key", "created_at")
@@ -321,3 +322,10 @@ class ComputeService:
                             "message": f"Build of instance {server_id} timed out after "
                                        f"{self.cfg.build_timeout:g} seconds: the host agent "
                                        f"of {server.host} did not report it running"}
+
+
+def _pattern(field: str, pattern: str) -> Callable[[str], bool]:
+    try:
+        return compile_search(pattern)
+    except InvalidPattern as exc:
+        raise BadRequest(f"Invalid regular expression for {field}: {pattern}") from exc

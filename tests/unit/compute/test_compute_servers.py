@@ -236,6 +236,21 @@ def test_policy_and_list_filters(cc: ComputeCloud) -> None:
     assert fault(reader.delete(f"/v2.1/servers/{mine}"), 403)
 
 
+def test_list_filters_match_in_linear_time(cc: ComputeCloud) -> None:
+    """Issue 10: a caller's regular expression cannot make a list expensive (RE2, no
+    backtracking): the classic catastrophic pattern against a long name returns at
+    once, and what RE2 cannot match without backtracking is a 400."""
+    boot(cc, name="a" * 200, networks="none")
+    demo = cc.compute()
+    # With a backtracking engine the second call never returns (the suite's timeout).
+    found = ok(demo.get("/v2.1/servers", params={"name": "^(a+)+$"}))["servers"]
+    assert [s["name"] for s in found] == ["a" * 200]
+    assert ok(demo.get("/v2.1/servers", params={"name": "^(a|aa)+b$"}))["servers"] == []
+    assert fault(demo.get("/v2.1/servers", params={"name": "(a)\\1"}), 400) == \
+        "Invalid regular expression for name: (a)\\1"
+    assert fault(demo.get("/v2.1/servers", params={"ip": "(?=10)"}), 400)
+
+
 def test_rename_metadata_and_actions(cc: ComputeCloud) -> None:
     server_id = str(boot(cc, networks="none")["server"]["id"])
     client = cc.compute()
