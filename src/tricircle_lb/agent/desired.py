@@ -87,6 +87,9 @@ class Instance:
     # ``spawning`` once every port is bound to this host (then it may start).
     task_state: str | None = None
     image_id: str | None = None
+    # MACs of the ports compute attached to it (its ``addresses``): the only ports
+    # the agent plugs into it, whatever device_id another project writes on a port.
+    macs: frozenset[str] = frozenset()
 
     @property
     def ports_bound(self) -> bool:
@@ -137,6 +140,9 @@ def _instance(body: Body, amphora_image: str | None) -> Instance:
         # The amphora image carries the agent; its user-data is the agent's config.
         user_data = amphora_boot(user_data)
     fault = body.get("fault")
+    macs = frozenset(str(entry.get("OS-EXT-IPS-MAC:mac_addr") or "").lower()
+                     for entries in (body.get("addresses") or {}).values()
+                     for entry in entries if isinstance(entry, dict))
     return Instance(
         id=str(body["id"]),
         name=str(body.get("name") or body["id"]),
@@ -146,6 +152,7 @@ def _instance(body: Body, amphora_image: str | None) -> Instance:
         fault=str(fault.get("message")) if isinstance(fault, dict) else None,
         task_state=body.get("OS-EXT-STS:task_state"),
         image_id=image_id,
+        macs=macs,
     )
 
 
@@ -202,8 +209,14 @@ def build(*, host: str, tunnel_ip: str, local_ports: list[Body], network_ports: 
             continue
         owner = str(port.get("device_owner") or "")
         if owner.startswith("compute:") and owner != SHADOW_OWNER:
-            if str(port.get("device_id")) in state.instances:
-                by_instance[str(port["device_id"])].append(port)
+            owner_instance = state.instances.get(str(port.get("device_id")))
+            if owner_instance is None:
+                continue
+            if str(port.get("mac_address") or "").lower() in owner_instance.macs:
+                by_instance[owner_instance.id].append(port)
+            else:
+                LOG.debug("port %s names instance %s, which compute did not attach it to",
+                          port.get("id"), owner_instance.id)
             continue
         profile = port.get("binding:profile") or {}
         namespace = profile.get("netns") if isinstance(profile, dict) else None

@@ -79,7 +79,16 @@ class Region:
                 "binding:profile": profile, "status": status,
                 "created_at": created_at or f"2024-01-01T00:00:{n % 60:02d}Z"}
         self.ports.append(body)
+        for server in self.servers or []:
+            if server["id"] == device_id and device_owner.startswith("compute:"):
+                self.attach(server, body)
         return body
+
+    def attach(self, server: Body, port: Body) -> None:
+        """Compute attached ``port`` to ``server``: it shows in the server's addresses."""
+        server.setdefault("addresses", {}).setdefault("net", []).append({
+            "addr": port["fixed_ips"][0]["ip_address"],
+            "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
 
     def server(self, name: str = "vm", host: str = HOST, status: str = "BUILD",
                user_data: bytes | None = b"#!/bin/sh\necho hi\n") -> Body:

@@ -343,3 +343,20 @@ def test_reports_match_the_services_schemas(world: World) -> None:
         else:
             ServerReport.model_validate({"server": body})
     assert kinds == {"agent", "port", "server"}
+
+
+def test_a_port_naming_a_server_compute_did_not_attach_it_to_is_not_plugged(
+        world: World) -> None:
+    """Issue 10: another project writes the victim's server id into its own bound
+    port's device_id; only the ports compute attached go into the victim's instance."""
+    r = world.region
+    net = r.network("vxlan", 1001)
+    sub = r.subnet(net, "10.0.10.0/24")
+    victim = r.server("victim")
+    own = r.port(net, sub, "10.0.10.5", device_id=victim["id"])
+    hijack = r.port(net, sub, "10.0.10.6")  # bound here, attached to nobody
+    hijack["device_id"] = victim["id"]
+    result = world.agent.reconcile_once()
+    assert result.plugged == {own["id"]}
+    inside = {lk.mac for lk in world.dp.links(world.runtime.namespace(victim["id"]))}
+    assert own["mac_address"] in inside and hijack["mac_address"] not in inside
