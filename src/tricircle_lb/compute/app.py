@@ -20,7 +20,7 @@ from tricircle_lb.common.auth import RemoteTokenValidator
 from tricircle_lb.common.config import AuthConfig, ServerConfig, read
 from tricircle_lb.common.http import ServiceSession
 from tricircle_lb.compute import errors
-from tricircle_lb.compute.api import flavors, images, misc, servers, versions
+from tricircle_lb.compute.api import flavors, images, misc, quota_sets, servers, versions
 from tricircle_lb.compute.config import ComputeConfig
 from tricircle_lb.compute.interfaces import Interfaces
 from tricircle_lb.compute.microversions import MicroversionMiddleware
@@ -98,4 +98,5 @@ def create_app(config_file: Path) -> FastAPI:
     app.include_router(flavors.build_router())
     app.include_router(images.build_router())
     app.include_router(misc.build_router())
+    app.include_router(quota_sets.build_router())
     return app

@@ -78,3 +78,13 @@ class Interface(ComputeBase):
     bound: Mapped[bool] = mapped_column(Boolean, default=False)
 
     server: Mapped[Server] = relationship(back_populates="interfaces")
+
+
+class Quota(ComputeBase):
+    """A project's limit of one resource, where an admin set one (else the default)."""
+
+    __tablename__ = "quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)

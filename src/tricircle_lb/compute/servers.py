@@ -19,7 +19,7 @@ from starlette.datastructures import QueryParams
 from tricircle_lb.common.context import Context
 from tricircle_lb.common.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from tricircle_lb.common.safe_regex import InvalidPattern, compile_search
-from tricircle_lb.compute import policy, views
+from tricircle_lb.compute import policy, quotas, views
 from tricircle_lb.compute.build import Builder
 from tricircle_lb.compute.config import ComputeConfig
 from tricircle_lb.compute.microversions import Version
@@ -53,6 +53,10 @@ class ComputeService:
         if count < req.min_count:
             raise BadRequest("min_count must be <= max_count")
         names = [req.name] if count == 1 else [f"{req.name}-{i}" for i in range(1, count + 1)]
+        with self.db.read() as session:
+            quotas.check(session, policy.project_of(ctx), {
+                "instances": count, "cores": count * plan.flavor.vcpus,
+                "ram": count * plan.flavor.ram})
         ids = [self.builder.create(ctx, plan, name) for name in names]
         if req.return_reservation_id:
             return {"reservation_id": f"r-{ids[0][:8]}"}

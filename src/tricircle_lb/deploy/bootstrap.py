@@ -298,6 +298,28 @@ def networking(topology: Topology, secrets: Secrets) -> None:
         LOG.info("networking bootstrap done")
 
 
+# Octavia's install guide has operators lift the service project's compute quotas (its
+# amphorae are instances); the admin project is the operator's own. Every other project
+# keeps Nova's defaults.
+UNLIMITED_COMPUTE = {"instances": -1, "cores": -1, "ram": -1}
+
+
+def compute_quotas(topology: Topology, secrets: Secrets) -> None:
+    """Unlimited compute quotas for the service and admin projects, in every region."""
+    computes = [s for s in services(topology) if s.kind is Kind.COMPUTE]
+    with admin_client(topology, secrets) as (client, token):
+        keystone = Api(client, identity_url(topology), token)
+        projects = [keystone.find("projects", "/projects", name=name)
+                    for name in (SERVICE_PROJECT, ADMIN_PROJECT)]
+        for svc in computes:
+            nova = Api(client, f"{svc.url}/v2.1", token)
+            for project in projects:
+                if project is not None:
+                    nova.call("PUT", f"/os-quota-sets/{project['id']}",
+                              {"quota_set": UNLIMITED_COMPUTE})
+    LOG.info("compute quotas of %s and %s lifted", SERVICE_PROJECT, ADMIN_PROJECT)
+
+
 def _ensure_pods(central: Api, topology: Topology) -> None:
     pods = central.call("GET", "/v1.0/pods").get("pods", [])
     have = {p.get("region_name") for p in pods}

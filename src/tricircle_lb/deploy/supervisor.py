@@ -158,6 +158,9 @@ class Supervisor:
             self.progress("creating pods and the management networks of every region")
             self._retrying("networking bootstrap",
                            lambda: bootstrap.networking(self.topology, self.secrets))
+        if compute:
+            self._retrying("compute quotas",
+                           lambda: bootstrap.compute_quotas(self.topology, self.secrets))
 
     def _retrying(self, what: str, step: Callable[[], None], timeout: float = 60.0) -> None:
         """Run an idempotent bootstrap step, retrying while services settle."""

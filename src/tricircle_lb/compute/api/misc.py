@@ -4,23 +4,19 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import func, select
 
 from tricircle_lb.common.app import caller
 from tricircle_lb.common.context import Context
 from tricircle_lb.common.errors import NotFound
-from tricircle_lb.compute import catalog, policy
+from tricircle_lb.compute import policy, quotas
 from tricircle_lb.compute.microversions import Version, requested
-from tricircle_lb.compute.models import Server, utcnow
+from tricircle_lb.compute.models import utcnow
 from tricircle_lb.compute.scheduler import host_loads
 from tricircle_lb.compute.views import iso
 
 Json = dict[str, Any]
 HOST_NAMESPACE = uuid.UUID("0b8d7d0e-4d0c-4f7f-9a59-0f4a5d1c7e21")
 HOST_VCPUS, HOST_RAM_MB, HOST_DISK_GB = 16, 32768, 400
-LIMITS = {"maxTotalInstances": 10, "maxTotalCores": 20, "maxTotalRAMSize": 51200,
-          "maxServerMeta": 128, "maxTotalKeypairs": 100, "maxServerGroups": 10,
-          "maxServerGroupMembers": 10}
 
 
 def _hypervisor(request: Request, host: str, index: int, load: int, version: Version,
@@ -45,19 +41,18 @@ def build_router() -> APIRouter:
 
     @router.get("/limits")
     def limits(request: Request, ctx: Context = Depends(caller)) -> Json:
+        project = policy.project_of(ctx)
         with request.app.state.db.read() as session:
-            rows = list(session.execute(select(Server.flavor_id, func.count()).where(
-                Server.deleted.is_(False), Server.project_id == ctx.project_id)
-                .group_by(Server.flavor_id)).tuples())
-        flavors = {f.id: f for f in catalog.FLAVORS}
-        used = {"totalInstancesUsed": 0, "totalCoresUsed": 0, "totalRAMUsed": 0,
-                "totalServerGroupsUsed": 0}
-        for flavor_id, count in rows:
-            used["totalInstancesUsed"] += count
-            if flavor_id in flavors:
-                used["totalCoresUsed"] += count * flavors[flavor_id].vcpus
-                used["totalRAMUsed"] += count * flavors[flavor_id].ram
-        return {"limits": {"rate": [], "absolute": {**LIMITS, **used}}}
+            allowed = quotas.limits(session, project)
+            used = quotas.usage(session, project)
+        return {"limits": {"rate": [], "absolute": {
+            "maxTotalInstances": allowed["instances"], "maxTotalCores": allowed["cores"],
+            "maxTotalRAMSize": allowed["ram"], "maxServerMeta": allowed["metadata_items"],
+            "maxTotalKeypairs": allowed["key_pairs"],
+            "maxServerGroups": allowed["server_groups"],
+            "maxServerGroupMembers": allowed["server_group_members"],
+            "totalInstancesUsed": used["instances"], "totalCoresUsed": used["cores"],
+            "totalRAMUsed": used["ram"], "totalServerGroupsUsed": 0}}}
 
     @router.get("/os-availability-zone")
     def zones(request: Request, ctx: Context = Depends(caller)) -> Json:
