@@ -207,6 +207,8 @@ def _loadbalancer_sections(parser: configparser.ConfigParser, topology: Topology
         "controller_host": region.controller_host,
         "controller_namespace": host_namespace(topology, region.controller_host),
         "health_manager_port_name": region.health_manager_port_name,
+        "reserved_member_cidrs": ",".join(str(r.mgmt_subnet_cidr)
+                                          for r in topology.regions),
     }
     parser["health_manager"] = {"heartbeat_key": secrets.heartbeat_key}
     # A flow cut by kill -9 resumes once its lease runs out: keep that short.

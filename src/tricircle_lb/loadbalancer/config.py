@@ -4,9 +4,12 @@ load-balancer service. docs/configuration.md documents each one."""
 from __future__ import annotations
 
 import configparser
+import ipaddress
 from dataclasses import dataclass, field
 
-from tricircle_lb.common.config import ConfigError, get_float, get_int
+from tricircle_lb.common.config import ConfigError, get_float, get_int, get_list
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Octavia's defaults: -1 is unlimited.
 DEFAULT_QUOTAS: dict[str, int] = {
@@ -72,6 +75,9 @@ class LoadBalancerConfig:
     # A configuration push returns once HAProxy listens: slow on a loaded host.
     amp_request_timeout: float = 30.0
     default_quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+    # Every amphora management network of the deployment: a member or monitor address
+    # there would let a tenant's HAProxy reach amphora agents (refused).
+    reserved_member_cidrs: tuple[IpNetwork, ...] = ()
 
     @classmethod
     def from_parser(cls, parser: configparser.ConfigParser) -> LoadBalancerConfig:
@@ -104,7 +110,15 @@ class LoadBalancerConfig:
             amp_request_timeout=get_float(parser, s, "amp_request_timeout",
                                           cls.amp_request_timeout),
             default_quotas=quotas,
+            reserved_member_cidrs=_cidrs(get_list(parser, s, "reserved_member_cidrs")),
         )
+
+
+def _cidrs(items: list[str]) -> tuple[IpNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(i, strict=True) for i in items)
+    except ValueError as exc:
+        raise ConfigError(f"[loadbalancer] reserved_member_cidrs: {exc}") from exc
 
 
 TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")

@@ -6,7 +6,9 @@ because none of these can be a real backend behind an amphora: the
 unspecified address (0.0.0.0, ::), loopback (127.0.0.0/8, ::1), link-local
 (169.254.0.0/16, fe80::/10, which holds the metadata address), multicast,
 and IPv4's reserved 240.0.0.0/4 and broadcast. The load balancer's own VIP
-is refused too (HAProxy would send to itself).
+is refused too (HAProxy would send to itself), and so is any address of an
+amphora management network (``reserved_member_cidrs``): from there a
+tenant's HAProxy and health checks would reach the amphorae's agents.
 
 Address families are not mixed: an amphora here has one address family on
 its VIP, so an IPv6 member behind an IPv4 VIP (or the reverse) is refused.
@@ -15,10 +17,16 @@ its VIP, so an IPv6 member behind an IPv4 VIP (or the reverse) is refused.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from tricircle_lb.loadbalancer.errors import invalid_option
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _in(ip: IpAddress, networks: Sequence[IpNetwork]) -> bool:
+    return any(ip.version == n.version and ip in n for n in networks)
 
 
 def parse_address(address: str, field: str = "address") -> IpAddress:
@@ -28,12 +36,13 @@ def parse_address(address: str, field: str = "address") -> IpAddress:
         raise invalid_option(f"{field} {address!r} is not a valid IP address.") from None
 
 
-def check_member_address(address: str, vip_address: str | None) -> str:
+def check_member_address(address: str, vip_address: str | None,
+                         management: Sequence[IpNetwork] = ()) -> str:
     """The address in canonical form, or 400."""
     ip = parse_address(address)
     # IPv4's is_reserved is 240.0.0.0/4, broadcast included.
     reserved = (ip.is_unspecified or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                or (ip.version == 4 and ip.is_reserved))
+                or (ip.version == 4 and ip.is_reserved) or _in(ip, management))
     if reserved:
         raise invalid_option(f"{ip} is not a valid option for member address.")
     if vip_address:
@@ -46,14 +55,15 @@ def check_member_address(address: str, vip_address: str | None) -> str:
     return str(ip)
 
 
-def check_monitor_address(address: str | None, member_address: str) -> str | None:
+def check_monitor_address(address: str | None, member_address: str,
+                          management: Sequence[IpNetwork] = ()) -> str | None:
     """The monitor address, canonical, of the member's family (or ``None``)."""
     if address is None:
         return None
     ip = parse_address(address, "monitor_address")
     if ip.version != ipaddress.ip_address(member_address).version:
         raise invalid_option("monitor_address must be of the member address's IP version.")
-    if ip.is_unspecified or ip.is_multicast:
+    if ip.is_unspecified or ip.is_multicast or _in(ip, management):
         raise invalid_option(f"{ip} is not a valid option for monitor_address.")
     return str(ip)
 

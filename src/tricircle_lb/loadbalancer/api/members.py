@@ -142,8 +142,9 @@ def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int]
     of subnets already looked up (batch calls)."""
     if req.request_sriov:
         raise invalid_option("request_sriov is not supported by provider amphora.")
-    address = checks.check_member_address(req.address, vip.address)
-    monitor = checks.check_monitor_address(req.monitor_address, address)
+    management = svc.config.reserved_member_cidrs
+    address = checks.check_member_address(req.address, vip.address, management)
+    monitor = checks.check_monitor_address(req.monitor_address, address, management)
     subnet_id = req.subnet_id or vip.subnet_id
     if req.subnet_id is not None and req.subnet_id not in seen:
         try:
@@ -221,7 +222,7 @@ def update_member(pool_id: str, member_id: str, body: MemberUpdateBody, ctx: Cal
         changes = {f: getattr(req, f) for f in req.model_fields_set}
         if "monitor_address" in changes:
             changes["monitor_address"] = checks.check_monitor_address(
-                req.monitor_address, member.address)
+                req.monitor_address, member.address, svc.config.reserved_member_cidrs)
         ensure_mutable(pool.loadbalancer)
         _apply(member, changes)
         child_changed(session, svc, pool.loadbalancer, member, Status.PENDING_UPDATE)

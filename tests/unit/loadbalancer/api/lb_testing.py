@@ -67,6 +67,7 @@ password = x
 [loadbalancer]
 region_name = {region}
 availability_zone = {LB_AZ[region]}
+reserved_member_cidrs = 192.168.10.0/24, 192.168.20.0/24
 [health_manager]
 heartbeat_key = test-heartbeat-key
 [jobs]

@@ -238,3 +238,20 @@ def test_a_member_on_another_projects_subnet_is_refused(lb_cloud: LbCloud) -> No
     assert ok(alt.get(path))["members"] == []
     ok(alt.post(path, json={"member": {**member, "address": "10.0.40.5",
                                        "subnet_id": mine["id"]}}), 201)
+
+
+def test_a_member_or_monitor_address_in_a_management_network_is_refused(lb: Lb) -> None:
+    """Issue 10: from a management network a tenant's HAProxy and health checks would
+    reach the amphorae's agents."""
+    pool = lb.pool(listener=True)
+    path = f"/v2/lbaas/pools/{pool['id']}/members"
+    for address in ("192.168.10.5", "192.168.20.9"):
+        assert fault(lb.api.post(path, json={"member": {
+            "address": address, "protocol_port": 80}}), 400) == \
+            f"Validation failure: {address} is not a valid option for member address."
+    text = fault(lb.api.post(path, json={"member": {
+        "address": "10.0.10.20", "protocol_port": 80, "monitor_address": "192.168.10.3"}}),
+        400)
+    assert text == "Validation failure: 192.168.10.3 is not a valid option for " \
+                   "monitor_address."
+    assert members_of(lb, pool["id"]) == []
