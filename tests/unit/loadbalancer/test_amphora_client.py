@@ -6,6 +6,7 @@ No root: the agent's HTTP server runs in a thread of the test, HAProxy binds
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import shutil
@@ -16,11 +17,13 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tricircle_lb.loadbalancer.amphora import Listener, LoadBalancerConfig, Member, Pool
 from tricircle_lb.loadbalancer.amphora.agent import (
+    AgentServer,
     AmphoraAgentConfig,
     AmphoraApi,
     HAProxy,
@@ -233,3 +236,43 @@ def test_a_response_not_signed_with_our_key_is_refused() -> None:
 def test_nobody_listening_is_unreachable() -> None:
     with pytest.raises(AmphoraUnreachable):
         AmphoraClient("", KEY, port=free_port(), timeout=2).info("127.0.0.1")
+
+
+@contextlib.contextmanager
+def _served(tmp_path: Path, address: str, **kw: Any) -> Iterator[int]:
+    assert HAPROXY is not None
+    config = AmphoraAgentConfig(amphora_id="amp-1", heartbeat_key=KEY.decode(), agent_port=0,
+                                bind_address=address, haproxy_binary=HAPROXY)
+    server = AgentServer(AmphoraApi(config, HAProxy(HAPROXY, tmp_path, 4500)), address, 0,
+                         **kw)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_agent_answers_on_its_management_address_only(tmp_path: Path) -> None:
+    """Issue 10: the VIP and member addresses of an amphora carry tenants' traffic; the
+    agent listens on the management address alone (bound before it exists)."""
+    with _served(tmp_path, "127.0.0.3") as port:
+        assert AmphoraClient("", KEY, port=port).info("127.0.0.3")["amphora_id"] == "amp-1"
+        with pytest.raises(AmphoraUnreachable):
+            AmphoraClient("", KEY, port=port, timeout=2).info("127.0.0.1")
+
+
+def test_slow_and_surplus_clients_are_dropped(tmp_path: Path) -> None:
+    with _served(tmp_path, "127.0.0.1", request_timeout=0.5, max_connections=2) as port:
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        time.sleep(0.1)  # both are being served (sending nothing)
+        surplus = socket.create_connection(("127.0.0.1", port))
+        surplus.settimeout(2)
+        assert surplus.recv(1) == b""  # closed at once: no slot left
+        for sock in idle:
+            sock.settimeout(3)
+            assert sock.recv(1) in (b"", b"H")  # dropped (or told 400) after the timeout
+        time.sleep(0.2)
+        assert AmphoraClient("", KEY, port=port).info("127.0.0.1")["amphora_id"] == "amp-1"
+        for sock in (*idle, surplus):
+            sock.close()

@@ -157,7 +157,7 @@ class AmphoraOps:
             server = self.compute.boot(
                 amphora_id=amp.id, image=image, flavor=self.cfg.amp_flavor_id,
                 port_ids=(amp.mgmt_port_id, amp.vrrp_port_id),
-                user_data=self._agent_config(amp.id).encode(),
+                user_data=self._agent_config(amp.id, str(amp.lb_network_ip)).encode(),
                 availability_zone=self._placement(amp.id, avoid_hosts))
             self._save(amp.id, compute_id=server.id, image_id=image,
                        compute_flavor=self.cfg.amp_flavor_id)
@@ -276,11 +276,13 @@ class AmphoraOps:
         key = self.hm.heartbeat_key.encode()
         return hmac.new(key, lb_id.encode(), hashlib.sha256).hexdigest()[:8]
 
-    def _agent_config(self, amphora_id: str) -> str:
+    def _agent_config(self, amphora_id: str, management_ip: str) -> str:
         # Octavia's config drive carries amphora-agent.conf; our image reads user-data.
+        # The agent listens on the management address only, as Octavia's bind_host.
         return "\n".join([
             "[amphora_agent]",
             f"amphora_id = {amphora_id}",
+            f"bind_address = {management_ip}",
             f"agent_port = {self.cfg.amp_agent_port}",
             f"heartbeat_key = {self.hm.heartbeat_key}",
             f"controller_ip_port_list = {self._health_manager_address()}:{self.hm.bind_port}",

@@ -8,10 +8,16 @@ and sends heartbeats to the health managers (:mod:`.heartbeats`).
 from tricircle_lb.loadbalancer.amphora.agent.auth import SignatureError
 from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
 from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy, HAProxyFailed, InvalidConfig
-from tricircle_lb.loadbalancer.amphora.agent.server import API_VERSION, AmphoraApi, make_server
+from tricircle_lb.loadbalancer.amphora.agent.server import (
+    API_VERSION,
+    AgentServer,
+    AmphoraApi,
+    make_server,
+)
 
 __all__ = [
     "API_VERSION",
+    "AgentServer",
     "AmphoraAgentConfig",
     "AmphoraApi",
     "HAProxy",

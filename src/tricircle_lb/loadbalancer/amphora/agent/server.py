@@ -23,6 +23,7 @@ HAProxy and keepalived run one at a time.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -47,6 +48,9 @@ LOG = logging.getLogger(__name__)
 
 API_VERSION = "1.0"
 MAX_BODY = codec.MAX_BYTES
+REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request
+MAX_CONNECTIONS = 16  # served at once; the controller needs a handful
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
 Body = dict[str, Any]
 
 
@@ -249,11 +253,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class AgentServer(ThreadingHTTPServer):
+    """The agent's API, on the management address only (the amphora's VIP and member
+    networks carry tenants' traffic): a client that sends too slowly is dropped after
+    ``request_timeout`` and at most ``max_connections`` are served at once (the rest
+    are closed at once), so no tenant can tie the agent up."""
+
     daemon_threads = True
 
-    def __init__(self, api: AmphoraApi, address: str, port: int) -> None:
+    def __init__(self, api: AmphoraApi, address: str, port: int,
+                 request_timeout: float = REQUEST_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.api = api
         self.replays = auth.ReplayCache()
+        self.request_timeout = request_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
         self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
         super().__init__((address, port), _Handler)
 
@@ -261,18 +274,42 @@ class AgentServer(ThreadingHTTPServer):
         if self.address_family == socket.AF_INET6:
             # "::" is every address, IPv4 ones included.
             self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        # The management address may not be on eth0 yet when the amphora boots (its
+        # host agent plugs it): bind to it anyway, it answers once it is there.
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
         super().server_bind()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            LOG.warning("refusing a connection from %s: %d requests already running",
+                        client_address[0], MAX_CONNECTIONS)
+            self.shutdown_request(request)
+            return
+        request.settimeout(self.request_timeout)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
 
 
-def make_server(api: AmphoraApi, address: str, port: int) -> AgentServer:
+def make_server(api: AmphoraApi, address: str, port: int,
+                request_timeout: float = REQUEST_TIMEOUT) -> AgentServer:
     """Listen on ``address`` (``::`` falls back to ``0.0.0.0`` without IPv6)."""
     try:
-        return AgentServer(api, address, port)
+        return AgentServer(api, address, port, request_timeout)
     except OSError:
         if address != "::":
             raise
-        return AgentServer(api, "0.0.0.0", port)
+        return AgentServer(api, "0.0.0.0", port, request_timeout)
