@@ -193,25 +193,31 @@ def test_missing_listener_of_active_lb_is_error_missing_member_kept(lb: Lb) -> N
 
 
 def test_an_amphora_started_again_empty_is_restored_once(lb: Lb) -> None:
-    """Its host lost it and started it again: a fresh agent (low seq) serving none of
-    the listeners is reported for a restore, once, until it serves again."""
+    """Its host lost it and started it again: its agent counts from 0 again (below the
+    last heartbeat seen) and serves none of the listeners. Reported for a restore,
+    once, until it serves again."""
     asked: list[str] = []
     hm = lb.manager(on_unconfigured=lambda amp: asked.append(amp) or True)
+    hm.handle(lb.heartbeat(lb.up(), seq=50), SRC)  # serving
     empty = Heartbeat(amphora_id=lb.amphora, seq=0, pools={})
     hm.handle(empty, SRC)
     hm.handle(replace(empty, seq=1), SRC)
     assert asked == [lb.amphora]
     hm.handle(lb.heartbeat(lb.up(), seq=2), SRC)  # restored: serves its listener
-    hm.handle(replace(empty, seq=3), SRC)  # empty again, still fresh
+    hm.handle(replace(empty, seq=0), SRC)  # lost again
     assert asked == [lb.amphora, lb.amphora]
 
 
-def test_a_long_running_amphora_missing_a_listener_is_not_restored(lb: Lb) -> None:
-    """A missing listener of an amphora that ran all along is Octavia's failover case
-    (and a listener whose configuration is still being pushed), not a restore."""
+def test_an_amphora_missing_listeners_without_a_restart_is_not_restored(lb: Lb) -> None:
+    """A new amphora whose configuration is still on its way, or one that lost a
+    listener while running, is Octavia's case (failover after the timeout), not a
+    restore."""
     asked: list[str] = []
     hm = lb.manager(on_unconfigured=lambda amp: asked.append(amp) or True)
-    hm.handle(Heartbeat(amphora_id=lb.amphora, seq=500, pools={}), SRC)
+    hm.handle(Heartbeat(amphora_id=lb.amphora, seq=0, pools={}), SRC)  # first seen
+    hm.handle(Heartbeat(amphora_id=lb.amphora, seq=1, pools={}), SRC)
+    hm.handle(lb.heartbeat(lb.up(), seq=2), SRC)
+    hm.handle(Heartbeat(amphora_id=lb.amphora, seq=3, pools={}), SRC)  # lost a listener
     assert asked == []
 
 
@@ -219,6 +225,7 @@ def test_a_busy_load_balancer_is_asked_again_at_the_next_heartbeat(lb: Lb) -> No
     answers = iter([False, True])
     asked: list[str] = []
     hm = lb.manager(on_unconfigured=lambda amp: asked.append(amp) or next(answers))
+    hm.handle(lb.heartbeat(lb.up(), seq=100), SRC)
     for seq in (0, 1, 2):
         hm.handle(Heartbeat(amphora_id=lb.amphora, seq=seq, pools={}), SRC)
     assert asked == [lb.amphora, lb.amphora]

@@ -150,11 +150,12 @@ class HealthManager:
         self.db = db
         self.config = config
         self.on_failed = on_failed
-        # An amphora whose agent just started and serves none of its listeners: its
+        # An amphora whose agent started again and serves none of its listeners: its
         # host lost it and started it again (restore it rather than wait to fail it over).
         # It answers whether it acted; if not, the next heartbeat asks again.
         self.on_unconfigured = on_unconfigured
-        self._unconfigured: set[str] = set()  # reported once until it serves again
+        self._restarted: set[str] = set()  # started again empty, not serving since
+        self._unconfigured: set[str] = set()  # of those, reported (once until it serves)
         self.flush_interval = flush_interval
         self.counters = ReceiverCounters()
         self.ignored = 0  # valid heartbeats from amphorae that are not ALLOCATED
@@ -240,12 +241,20 @@ class HealthManager:
         if missing:
             LOG.warning("amphora %s does not report listeners %s: not counted as alive",
                         hb.amphora_id, ", ".join(sorted(missing)))
-        # seq counts heartbeats since the amphora agent started.
-        fresh = hb.seq * self.config.heartbeat_interval < self.config.heartbeat_timeout
-        if missing and not known & hb.listeners.keys() and fresh:
+        with self._lock:
+            # seq counts heartbeats since the amphora agent started: one lower than the
+            # last one seen means its agent started again (its host lost it). Serving
+            # none of its listeners since, it lost its configuration with it.
+            previous = self._amps.get(hb.amphora_id)
+            if not missing:
+                self._restarted.discard(hb.amphora_id)
+                self._unconfigured.discard(hb.amphora_id)
+            elif previous is not None and hb.seq < previous.heartbeat.seq \
+                    and not known & hb.listeners.keys():
+                self._restarted.add(hb.amphora_id)
+            bare = hb.amphora_id in self._restarted
+        if bare:
             self._report_unconfigured(hb.amphora_id)
-        elif not missing:
-            self._unconfigured.discard(hb.amphora_id)
         with self._lock:
             if missing and any(now - self._amps[p].last_seen <= self.config.heartbeat_timeout
                                for p in peers if p in self._amps):
@@ -443,6 +452,8 @@ class HealthManager:
             self._replay.forget(amp_id)
         for amp_id in set(self._fired) - allocated:
             del self._fired[amp_id]
+        self._restarted &= allocated
+        self._unconfigured &= allocated
 
     def snapshot(self) -> list[tuple[str, str, Heartbeat, dict[str, Totals]]]:
         """(amphora id, load balancer id, latest heartbeat, totals per listener)."""
