@@ -40,6 +40,8 @@ import threading
 import time
 from pathlib import Path
 
+from tricircle_lb.dataplane.netns_socket import namespace_identity
+
 LOG = logging.getLogger(__name__)
 
 KILL_WAIT = 5.0
@@ -141,11 +143,8 @@ class NamespaceRuntime:
     @staticmethod
     def _netns_identity(ns: str) -> str | None:
         """``<dev>:<inode>`` of the named namespace: a namespace made anew has another."""
-        try:
-            st = os.stat(f"/run/netns/{ns}")
-        except OSError:
-            return None
-        return f"{st.st_dev}:{st.st_ino}"
+        identity = namespace_identity(ns)
+        return None if identity is None else f"{identity[0]}:{identity[1]}"
 
     def lost(self, instance_id: str) -> bool:
         try:

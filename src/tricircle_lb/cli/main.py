@@ -65,6 +65,11 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _bullets(lines: list[str]) -> None:
+    for line in lines:
+        out.print(f"• {escape(line)}", highlight=False, soft_wrap=True)
+
+
 def _progress(message: str) -> None:
     err.print(f"[dim]•[/] {escape(message)}", highlight=False, soft_wrap=True)
 
@@ -103,8 +108,7 @@ def up(
             repaired = launcher.repair(dep, _progress)
         except LauncherError as exc:
             _fail(str(exc))
-        for line in repaired:
-            out.print(f"• {escape(line)}", highlight=False, soft_wrap=True)
+        _bullets(repaired)
         out.print(f"[green]already running[/] (supervisor pid {pid}, state "
                   f"{dep.paths.root}); {'data plane repaired' if repaired else 'nothing changed'}",
                   highlight=False, soft_wrap=True)
@@ -144,8 +148,7 @@ def down(
         done = launcher.down(dep, purge)
     except LauncherError as exc:
         _fail(str(exc))
-    for line in done:
-        out.print(f"• {escape(line)}", highlight=False, soft_wrap=True)
+    _bullets(done)
     if not done:
         out.print(f"nothing running in {dep.paths.root}", highlight=False, soft_wrap=True)
 
@@ -195,8 +198,7 @@ def demo(
     try:
         if cleanup:
             done = scenario.cleanup(dep)
-            for line in done:
-                out.print(f"• {escape(line)}", highlight=False, soft_wrap=True)
+            _bullets(done)
             if not done:
                 out.print("nothing to remove", highlight=False)
             return

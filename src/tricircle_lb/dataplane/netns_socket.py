@@ -20,6 +20,18 @@ from tricircle_lb.dataplane.errors import NamespaceNotFound
 NETNS_DIR = "/run/netns"
 
 
+def namespace_identity(namespace: str) -> tuple[int, int] | None:
+    """(device, inode) of a named network namespace, None if it does not exist: a
+    namespace deleted and made anew under the same name has another identity."""
+    if not namespace or "/" in namespace:
+        return None
+    try:
+        st = os.stat(os.path.join(NETNS_DIR, namespace))
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def socket_in(namespace: str, family: int = socket.AF_INET,
               type: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:
     """A new socket in ``namespace`` (``""``: the caller's own namespace).
@@ -52,4 +64,4 @@ def socket_in(namespace: str, family: int = socket.AF_INET,
     return made[0]
 
 
-__all__ = ["socket_in"]
+__all__ = ["namespace_identity", "socket_in"]

@@ -10,15 +10,15 @@ heartbeats really cross the management network. Until that port exists
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from tricircle_lb.dataplane.errors import DataplaneError
-from tricircle_lb.dataplane.netns_socket import NETNS_DIR, socket_in
+from tricircle_lb.dataplane.netns_socket import namespace_identity, socket_in
 from tricircle_lb.jobs import JobMetrics, Worker
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
 from tricircle_lb.loadbalancer.controller import handoff, sweeper
@@ -57,11 +57,8 @@ def start(state: Any) -> Callable[[], None]:
     def failed(amphora_id: str) -> None:
         request_failover(state, amphora_id)
 
-    def unconfigured(amphora_id: str) -> bool:
-        return request_restore(state, amphora_id)
-
     manager = HealthManager(state.db, state.hm_config, failed, state.metrics.registry,
-                            on_unconfigured=unconfigured)
+                            on_unconfigured=functools.partial(request_restore, state))
     threads = [
         threading.Thread(target=_listen, args=(state, manager, stop), name="lb-heartbeats",
                          daemon=True),
@@ -129,7 +126,7 @@ def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
     cfg: LoadBalancerConfig = state.config
     lost = False
     while not stop.is_set():
-        where = _namespace_identity(cfg.controller_namespace)
+        where = namespace_identity(cfg.controller_namespace)
         try:
             sock = _bind(state.network, cfg, state.hm_config)
         except (NetworkError, DataplaneError, OSError) as exc:
@@ -144,7 +141,7 @@ def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
             # A socket stays in the namespace it was made in: once the controller
             # host's namespace is deleted and made anew, heartbeats arrive in the new
             # one and this socket hears nothing. Bind again there.
-            if _namespace_identity(cfg.controller_namespace) == where:
+            if namespace_identity(cfg.controller_namespace) == where:
                 return True
             LOG.warning("namespace %s was made anew: binding the health manager again",
                         cfg.controller_namespace)
@@ -154,18 +151,6 @@ def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
         with sock:
             manager.serve(sock, stop, same_namespace)
         lost = not stop.is_set()
-
-
-def _namespace_identity(namespace: str) -> tuple[int, int] | None:
-    """(device, inode) of a named network namespace; None for the service's own or a
-    missing one."""
-    if not namespace:
-        return None
-    try:
-        st = os.stat(os.path.join(NETNS_DIR, namespace))
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def _bind(network: NetworkDriver, cfg: LoadBalancerConfig,
