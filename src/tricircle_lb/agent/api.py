@@ -47,6 +47,10 @@ class RegionApi(Protocol):
 
     def subnets(self, subnet_ids: Sequence[str]) -> list[Body]: ...
 
+    def security_groups(self, group_ids: Sequence[str]) -> list[Body]:
+        """Security groups with their ``security_group_rules``."""
+        ...
+
     def servers_on_host(self, host: str) -> list[Body] | None:
         """Servers placed on ``host``; ``None`` when the region has no compute service."""
         ...
@@ -134,6 +138,9 @@ class HttpRegionApi:
 
     def subnets(self, subnet_ids: Sequence[str]) -> list[Body]:
         return self._list_by("/v2.0/subnets", "subnets", "id", subnet_ids)
+
+    def security_groups(self, group_ids: Sequence[str]) -> list[Body]:
+        return self._list_by("/v2.0/security-groups", "security_groups", "id", group_ids)
 
     def servers_on_host(self, host: str) -> list[Body] | None:
         if not self._has("compute"):

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tricircle_lb.agent.firewall import FirewallSpec, filtered
+from tricircle_lb.agent.firewall import build as build_firewall
 from tricircle_lb.agent.instances import amphora_boot
 from tricircle_lb.compute.catalog import image_id_of
 from tricircle_lb.dataplane.interface import FdbEntry, Neighbour
@@ -104,6 +106,14 @@ class DesiredState:
     neighbours: dict[str, set[Neighbour]] = field(default_factory=dict)
     instances: dict[str, Instance] = field(default_factory=dict)
     manage_instances: bool = True  # False when the region has no compute service
+    # Security groups of the plugged ports; None: the agent does not filter.
+    firewall: FirewallSpec | None = None
+
+
+def security_group_ids(local_ports: Iterable[Body]) -> list[str]:
+    """The groups whose rules the firewall needs: those of filtered ports."""
+    return sorted({str(g) for p in local_ports if filtered(p)
+                   for g in p.get("security_groups") or []})
 
 
 def network_ids(local_ports: Iterable[Body]) -> list[str]:
@@ -176,7 +186,8 @@ def _creation_key(port: Body) -> tuple[str, str]:
 
 def build(*, host: str, tunnel_ip: str, local_ports: list[Body], network_ports: list[Body],
           networks: list[Body], subnets: list[Body], servers: list[Body] | None,
-          instance_namespace: Callable[[str], str], region: str | None = None) -> DesiredState:
+          instance_namespace: Callable[[str], str], region: str | None = None,
+          security_groups: list[Body] | None = None) -> DesiredState:
     """What this host should look like.
 
     - compute ports (not ``compute:shadow``) of instances placed here go into
@@ -187,7 +198,9 @@ def build(*, host: str, tunnel_ip: str, local_ports: list[Body], network_ports: 
     - ports on the same networks bound to another VTEP become FDB entries
       (plus the all-zeros flood entry per VTEP) and neighbour entries;
     - an instance booted from ``region``'s amphora image runs the amphora agent
-      with its user-data as configuration (:func:`~.instances.amphora_boot`).
+      with its user-data as configuration (:func:`~.instances.amphora_boot`);
+    - with ``security_groups`` (those of the ports), the plugged ports' firewall
+      (:func:`~.firewall.build`).
     """
     state = DesiredState(manage_instances=servers is not None)
     amphora_image = image_id_of(region, AMPHORA_IMAGE) if region else None
@@ -240,6 +253,10 @@ def build(*, host: str, tunnel_ip: str, local_ports: list[Body], network_ports: 
                 status=str(port.get("status") or ""), instance_id=instance_id))
     state.plugs = sorted(plugs, key=lambda p: (p.namespace, p.ifname))
 
+    if security_groups is not None:
+        state.firewall = build_firewall(
+            plugged=[(p.port_id, p.network_id) for p in state.plugs],
+            ports=[*network_ports, *local_ports], groups=security_groups)
     wanted_networks = {p.network_id for p in state.plugs}
     state.networks = {i: nets[i] for i in sorted(wanted_networks)}
     for port in network_ports:

@@ -24,6 +24,7 @@ from tricircle_lb.common import logs
 from tricircle_lb.common.config import AuthConfig, ConfigError, ServerConfig, read
 from tricircle_lb.common.http import ServiceSession
 from tricircle_lb.dataplane.netlink import NetlinkDataplane
+from tricircle_lb.dataplane.packet_filter import NftPacketFilter
 
 LOG = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ def run(config_file: Path) -> int:
     dataplane = NetlinkDataplane()
     try:
         agent = Agent(config, HttpRegionApi(session, config.region_name), dataplane,
-                      runtime=make_runtime(config), metrics=metrics)
+                      runtime=make_runtime(config), metrics=metrics,
+                      packet_filter=NftPacketFilter())
         agent.run(stop)
     finally:
         dataplane.close()

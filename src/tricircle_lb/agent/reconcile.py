@@ -21,12 +21,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tricircle_lb.agent import firewall
 from tricircle_lb.agent.desired import DesiredState, NetworkSpec, PortPlug
 from tricircle_lb.agent.runtime_api import InstanceRuntime
 from tricircle_lb.agent.wiring import HostWiring
 from tricircle_lb.dataplane.errors import DataplaneError, Unsupported
 from tricircle_lb.dataplane.interface import Dataplane, FdbEntry, Link, Neighbour, Route
 from tricircle_lb.dataplane.names import bridge_name
+from tricircle_lb.dataplane.packet_filter import PacketFilter
 
 LOG = logging.getLogger(__name__)
 VLAN_EMULATION_GROUP = "239.1.1."
@@ -44,13 +46,16 @@ class ReconcileResult:
     neighbour_entries: int = 0
     repaired: list[str] = field(default_factory=list)  # the host's own wiring, rebuilt
     underlay_reachable: bool | None = None  # None: not an embedded host
+    firewall: str | None = None  # digest of the security-group tables in place
 
 
 class Reconciler:
     def __init__(self, dataplane: Dataplane, *, host_namespace: str, tunnel_ip: str,
                  underlay_device: str, mappings: dict[str, str],
-                 runtime: InstanceRuntime | None, wiring: HostWiring | None = None) -> None:
+                 runtime: InstanceRuntime | None, wiring: HostWiring | None = None,
+                 packet_filter: PacketFilter | None = None) -> None:
         self.dp = dataplane
+        self.packet_filter = packet_filter
         self.wiring = wiring
         self.ns = host_namespace
         self.tunnel_ip = tunnel_ip
@@ -62,6 +67,10 @@ class Reconciler:
     def apply(self, desired: DesiredState) -> ReconcileResult:
         result = ReconcileResult()
         links = self._host_links(result)
+        # Before any port is plugged: a new port is filtered from its first frame.
+        if self.packet_filter is not None and desired.firewall is not None:
+            self._try(result, "firewall", self._firewall, self.packet_filter,
+                      desired.firewall, result)
         wanted_taps = {p.tap for p in desired.plugs}
         for link in links.values():
             if link.name.startswith("tap") and link.kind == "veth" and (
@@ -129,6 +138,17 @@ class Reconciler:
             result.failed[key] = str(exc)
             return False
         return True
+
+    def _firewall(self, packet_filter: PacketFilter, spec: firewall.FirewallSpec,
+                  result: ReconcileResult) -> None:
+        """Security groups and anti-spoofing: the agent's tables replaced in one
+        transaction when the ones in place were rendered from anything else."""
+        digest, script = firewall.render(spec)
+        have = packet_filter.digests(self.ns)
+        if any(have.get((family, firewall.TABLE)) != digest for family in ("bridge", "inet")):
+            LOG.info("loading security groups of %d ports (%s)", len(spec.ports), digest)
+            packet_filter.load(self.ns, script)
+        result.firewall = digest
 
     def _ensure_network(self, net: NetworkSpec, links: dict[str, Link],
                         changed: list[str]) -> None:

@@ -28,6 +28,7 @@ from tricircle_lb.agent.desired import (
     Instance,
     build,
     network_ids,
+    security_group_ids,
     subnet_ids,
 )
 from tricircle_lb.agent.metrics import AgentMetrics
@@ -36,6 +37,7 @@ from tricircle_lb.agent.runtime_api import InstanceRuntime
 from tricircle_lb.agent.wiring import HostWiring
 from tricircle_lb.dataplane.errors import DataplaneError, NamespaceNotFound
 from tricircle_lb.dataplane.interface import Dataplane
+from tricircle_lb.dataplane.packet_filter import PacketFilter
 
 LOG = logging.getLogger(__name__)
 
@@ -56,8 +58,10 @@ REPAIR_SHOWN_FOR = 300.0
 class Agent:
     def __init__(self, config: AgentConfig, api: RegionApi, dataplane: Dataplane,
                  runtime: InstanceRuntime | None = None, metrics: AgentMetrics | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 packet_filter: PacketFilter | None = None) -> None:
         self.config = config
+        self.packet_filter = packet_filter
         self.api = api
         self.dataplane = dataplane
         self.runtime = runtime
@@ -68,7 +72,7 @@ class Agent:
             dataplane, host_namespace=config.host_namespace, tunnel_ip=config.tunnel_ip,
             underlay_device=config.underlay_device,
             mappings=config.physical_interface_mappings, runtime=runtime,
-            wiring=self.wiring)
+            wiring=self.wiring, packet_filter=packet_filter)
         # Only caches of what was already sent; losing them costs one repeated report.
         self._console_sent: dict[str, str] = {}
         self._started: set[str] = set()
@@ -79,7 +83,8 @@ class Agent:
 
     # One reconcile --------------------------------------------------------------
     def read_desired(self) -> DesiredState:
-        """At most six list calls (more only past 100 networks/subnets per call)."""
+        """At most seven list calls (more only past 100 networks/subnets/groups per call);
+        security groups only when the agent filters (it has a packet filter)."""
         host = self.config.host
         # Servers before ports: a server compute calls ready (every port bound)
         # then has all its ports in the port list read after it.
@@ -90,11 +95,15 @@ class Agent:
         network_ports = self.api.ports_of_networks(nets) if nets else []
         networks = self.api.networks(nets) if nets else []
         subnets = self.api.subnets(subs) if subs else []
+        groups = None
+        if self.packet_filter is not None:
+            group_ids = security_group_ids(local)
+            groups = self.api.security_groups(group_ids) if group_ids else []
         namer = self.runtime.namespace if self.runtime is not None else _no_namespace
         return build(host=host, tunnel_ip=self.config.tunnel_ip, local_ports=local,
                      network_ports=network_ports, networks=networks, subnets=subnets,
                      servers=servers, instance_namespace=namer,
-                     region=self.config.region_name)
+                     region=self.config.region_name, security_groups=groups)
 
     def reconcile_once(self) -> ReconcileResult:
         started = self.clock()

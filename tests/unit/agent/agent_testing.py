@@ -43,6 +43,7 @@ class Region:
     networks_: list[Body] = field(default_factory=list)
     subnets_: list[Body] = field(default_factory=list)
     servers: list[Body] | None = field(default_factory=list)
+    groups: list[Body] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     writes: list[tuple[str, str, Body]] = field(default_factory=list)
     fail: bool = False
@@ -90,6 +91,17 @@ class Region:
             "addr": port["fixed_ips"][0]["ip_address"],
             "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
 
+    def group(self, *rules: Body, stateful: bool = True) -> Body:
+        """A security group with ``rules`` (bodies without ids, as in a create)."""
+        body: Body = {"id": uid("e"), "stateful": stateful, "security_group_rules": []}
+        for rule in rules:
+            body["security_group_rules"].append(
+                {"id": uid("f"), "security_group_id": body["id"], "protocol": None,
+                 "port_range_min": None, "port_range_max": None, "remote_ip_prefix": None,
+                 "remote_group_id": None} | rule)
+        self.groups.append(body)
+        return body
+
     def server(self, name: str = "vm", host: str = HOST, status: str = "BUILD",
                user_data: bytes | None = b"#!/bin/sh\necho hi\n") -> Body:
         assert self.servers is not None
@@ -127,6 +139,10 @@ class Region:
     def subnets(self, subnet_ids: Sequence[str]) -> list[Body]:
         self._read("subnets?id")
         return [dict(s) for s in self.subnets_ if s["id"] in subnet_ids]
+
+    def security_groups(self, group_ids: Sequence[str]) -> list[Body]:
+        self._read("security-groups?id")
+        return [dict(g) for g in self.groups if g["id"] in group_ids]
 
     def servers_on_host(self, host: str) -> list[Body] | None:
         self._read("servers/detail?host")
