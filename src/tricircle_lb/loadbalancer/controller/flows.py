@@ -24,7 +24,12 @@ from sqlalchemy.orm import Session
 
 from tricircle_lb.db import Database
 from tricircle_lb.jobs import PermanentJobError
-from tricircle_lb.loadbalancer.controller import amphora_config, handoff, statuses
+from tricircle_lb.loadbalancer.controller import (
+    amphora_config,
+    handoff,
+    statuses,
+    vip_security,
+)
 from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps, Vip, on_every
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraRefused, AmphoraUnreachable
 from tricircle_lb.loadbalancer.drivers.compute import ComputeError, ComputeUnavailable
@@ -131,8 +136,11 @@ class Flows:
             amps = [a for a in everything if a.status in _LIVE]
             retiring = [a for a in everything if a.status == AmphoraStatus.PENDING_DELETE.value]
             pair = lb.topology == ACTIVE_STANDBY
+            vip_rules = vip_security.rules(lb)
+            vip_port = lb.vip_port_id if lb.vip_port_owned else None
             session.expunge_all()
         vip = self.ops.vip(lb)
+        vip_group = vip_security.ensure(self.ops.network, lb_id, vip_rules)
         # An amphora that died while this flow waited (its failover could not start
         # while the load balancer was pending) is replaced here, not retried forever.
         for amp in [a for a in amps if a.status == AmphoraStatus.ALLOCATED.value]:
@@ -153,6 +161,8 @@ class Flows:
                                   if a.id != amp.id and a.cached_zone) if pair else frozenset()
                 self.ops.build(amp, vip, avoid_hosts=peers, holds_vip=not pair)
             self.ops.plug_networks(amp, wanted, vip)
+        vip_security.attach(self.ops.network, vip_group,
+                            [str(a.vrrp_port_id) for a in amps if a.vrrp_port_id], vip_port)
         try:
             self._push_config(lb_id, amps)
         except AmphoraUnreachable:
@@ -280,6 +290,7 @@ class Flows:
             self.ops.remove(amp)
         if vip_port_id:
             self.ops.network.delete_port(vip_port_id)
+        vip_security.delete(self.ops.network, lb_id)
         with self.db.write() as session:
             lb = session.get(LoadBalancer, lb_id)
             if lb is not None:

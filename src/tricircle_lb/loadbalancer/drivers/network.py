@@ -87,11 +87,22 @@ class Port:
     device_id: str = ""
     device_owner: str = ""
     allowed_address_pairs: tuple[str, ...] = field(default=())
+    security_groups: tuple[str, ...] = field(default=())
 
     @property
     def ip_address(self) -> str:
         """The first fixed address (ports this service makes have one)."""
         return self.fixed_ips[0].ip_address if self.fixed_ips else ""
+
+
+@dataclass(frozen=True, order=True)
+class IngressRule:
+    """An ingress rule of a group this service owns (a listener's port, VRRP)."""
+
+    protocol: str  # tcp, udp, sctp, or a number (112: VRRP)
+    ethertype: str = "IPv4"
+    port: int | None = None
+    remote_ip_prefix: str | None = None
 
 
 class NetworkDriver(Protocol):
@@ -129,6 +140,16 @@ class NetworkDriver(Protocol):
 
     def find_security_group(self, name: str) -> str | None:
         """The id of the service project's security group called ``name``."""
+
+    def ensure_security_group(self, name: str, rules: tuple[IngressRule, ...]) -> str:
+        """The service project's group ``name`` (made if missing, with networking's
+        default egress rules) whose ingress rules are exactly ``rules``; its id."""
+
+    def delete_security_group(self, name: str) -> None:
+        """Delete the service project's group ``name`` (gone already: fine)."""
+
+    def set_security_groups(self, port_id: str, groups: tuple[str, ...]) -> Port:
+        """Replace the port's security groups."""
 
     def find_network(self, name: str) -> str | None:
         """The id of the network called ``name`` (the management network), from central."""
@@ -212,6 +233,45 @@ class NeutronNetworkDriver:
                        params={"name": name})["security_groups"]
         return str(groups[0]["id"]) if groups else None
 
+    def ensure_security_group(self, name: str, rules: tuple[IngressRule, ...]) -> str:
+        group_id = self.find_security_group(name)
+        if group_id is None:
+            group_id = str(_call(self.central, "POST", "/v2.0/security-groups", body={
+                "security_group": {"name": name, "description": "Load balancer VIP"}},
+            )["security_group"]["id"])
+        have = _call(self.central, "GET", "/v2.0/security-group-rules",
+                     params={"security_group_id": group_id})["security_group_rules"]
+        existing: dict[IngressRule, str] = {}
+        for rule in have:
+            if rule.get("security_group_id") != group_id or rule.get("direction") != "ingress":
+                continue
+            existing[IngressRule(
+                protocol=str(rule.get("protocol") or ""), ethertype=str(rule["ethertype"]),
+                port=rule.get("port_range_min"),
+                remote_ip_prefix=rule.get("remote_ip_prefix"))] = str(rule["id"])
+        for rule, rule_id in sorted(existing.items()):
+            if rule not in rules:
+                with contextlib.suppress(NetworkNotFound):
+                    _call(self.central, "DELETE", f"/v2.0/security-group-rules/{seg(rule_id)}")
+        for rule in sorted(set(rules) - set(existing)):
+            _call(self.central, "POST", "/v2.0/security-group-rules", body={
+                "security_group_rule": {
+                    "security_group_id": group_id, "direction": "ingress",
+                    "ethertype": rule.ethertype, "protocol": rule.protocol,
+                    "port_range_min": rule.port, "port_range_max": rule.port,
+                    "remote_ip_prefix": rule.remote_ip_prefix}})
+        return group_id
+
+    def delete_security_group(self, name: str) -> None:
+        group_id = self.find_security_group(name)
+        if group_id is not None:
+            with contextlib.suppress(NetworkNotFound):
+                _call(self.central, "DELETE", f"/v2.0/security-groups/{seg(group_id)}")
+
+    def set_security_groups(self, port_id: str, groups: tuple[str, ...]) -> Port:
+        body = {"port": {"security_groups": list(groups)}}
+        return _port(_call(self.central, "PUT", f"/v2.0/ports/{seg(port_id)}", body=body)["port"])
+
     def find_network(self, name: str) -> str | None:
         networks = _call(self.central, "GET", "/v2.0/networks",
                          params={"name": name})["networks"]
@@ -242,4 +302,5 @@ def _port(body: dict[str, Any]) -> Port:
         device_owner=str(body.get("device_owner") or ""),
         allowed_address_pairs=tuple(str(p["ip_address"])
                                     for p in body.get("allowed_address_pairs") or ()),
+        security_groups=tuple(str(g) for g in body.get("security_groups") or ()),
     )
