@@ -37,6 +37,8 @@ BIN = Path(sys.executable).parent
 TRICIRCLE_LB = str(BIN / "tricircle-lb")
 OPENSTACK = str(BIN / "openstack")
 UP_TIMEOUT = 300
+# The load-balancer controllers' retries in test deployments (topology [loadbalancer]).
+LB_JOB_ATTEMPTS, LB_JOB_BACKOFF_MAX = 8, 2
 
 
 def free_ports(count: int) -> list[int]:
@@ -68,6 +70,10 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
         "[identity]", f"port = {ports[0]}", "token_expiration = 3600", "",
         "[central]", "region_name = CentralRegion", f"port = {ports[1]}", "",
         "[underlay]", f"prefix = {prefix}", "",
+        # A flow that keeps failing gives up within seconds (test_nothing_stuck.py), not
+        # the minutes of the default (30 attempts, backoff up to 10 s).
+        "[loadbalancer]", f"job_max_attempts = {LB_JOB_ATTEMPTS}",
+        f"job_backoff_max = {LB_JOB_BACKOFF_MAX}", "",
     ]
     for i, name in enumerate(names):
         hosts = ", ".join(f"{name}-host{n + 1}" for n in range(hosts_per_region))

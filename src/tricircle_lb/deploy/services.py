@@ -212,7 +212,9 @@ def _loadbalancer_sections(parser: configparser.ConfigParser, topology: Topology
     }
     parser["health_manager"] = {"heartbeat_key": secrets.heartbeat_key}
     # A flow cut by kill -9 resumes once its lease runs out: keep that short.
-    parser["jobs"] = dict(JOBS_DEFAULTS, lease_time="10")
+    parser["jobs"] = dict(JOBS_DEFAULTS, lease_time="10",
+                          max_attempts=str(topology.loadbalancer.job_max_attempts),
+                          backoff_max=str(topology.loadbalancer.job_backoff_max))
 
 
 def _agent_sections(parser: configparser.ConfigParser, topology: Topology,

@@ -12,6 +12,9 @@ is the packaged default; docs/configuration.md documents every option)::
     [region:NAME]  availability_zone, network_port, compute_port, loadbalancer_port,
                    mgmt_subnet_cidr, controller_host, hosts
                                             (one stanza per region, in order)
+    [loadbalancer] job_max_attempts, job_backoff_max
+                                            (how long every region's controller retries
+                                             a flow before its load balancer is ERROR)
 
 :func:`load` parses and validates the whole file and raises
 :class:`TopologyError` naming the section and option of the first bad value,
@@ -50,6 +53,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
                          "loadbalancer_port",
                          "mgmt_subnet_cidr", "controller_host", "hosts"}),
     "underlay": frozenset({"cidr", "prefix"}),
+    "loadbalancer": frozenset({"job_max_attempts", "job_backoff_max"}),
 }
 
 
@@ -78,6 +82,16 @@ class CentralSpec:
         names = {item.partition(":")[0] for item in self.network_vlan_ranges}
         names |= {p for p in self.flat_networks if p != "*"}
         return tuple(sorted(names))
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    """``[loadbalancer]``: the controllers' retries (their ``[jobs]`` section): a flow
+    that keeps failing is given up, and its load balancer made ERROR, after
+    ``job_max_attempts`` attempts with at most ``job_backoff_max`` seconds between two."""
+
+    job_max_attempts: int = 30
+    job_backoff_max: int = 10
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,7 @@ class Topology:
     # Every namespace this deployment makes starts with this (``tcl-h-…``,
     # ``tcl-i-…``), so two deployments on one machine never touch each other's.
     prefix: str = "tcl-"
+    loadbalancer: LoadBalancerSpec = LoadBalancerSpec()
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -239,9 +254,14 @@ def _build(parser: configparser.ConfigParser, state_dir: Path | None) -> Topolog
         raise TopologyError("a host name is used in two regions")
     if underlay.num_addresses - 2 < len(hosts):
         raise TopologyError(f"[underlay] cidr: {cidr} is too small for {len(hosts)} hosts")
+    loadbalancer = LoadBalancerSpec(
+        job_max_attempts=_int(parser, "loadbalancer", "job_max_attempts",
+                              LoadBalancerSpec.job_max_attempts, maximum=1000),
+        job_backoff_max=_int(parser, "loadbalancer", "job_backoff_max",
+                             LoadBalancerSpec.job_backoff_max, maximum=3600))
     return Topology(state_dir=state_dir, bind_host=bind_host, identity=identity,
                     central=central, regions=regions, underlay_cidr=str(underlay),
-                    prefix=prefix)
+                    prefix=prefix, loadbalancer=loadbalancer)
 
 
 def _central(parser: configparser.ConfigParser) -> CentralSpec:

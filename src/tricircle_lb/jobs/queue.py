@@ -4,10 +4,18 @@ Every state change after ``enqueue`` is one UPDATE fenced by
 ``(id, status = RUNNING, attempts)``: a worker can only finish the claim it
 holds, so a worker that lost its lease (it hung past ``lease_until`` and the
 job was claimed again) cannot overwrite the new owner's result.
+
+A job ends FAIL in exactly two places: :meth:`JobQueue.fail` (a permanent
+error, or :meth:`~JobQueue.retry_later` after the last attempt) and
+:meth:`JobQueue.claim` (its lease ran out on every attempt, so no handler had
+the last word). Both tell the listeners of :meth:`~JobQueue.on_failure`, which
+is where a service puts the objects a failed job leaves behind into an error
+state.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
@@ -22,6 +30,7 @@ from tricircle_lb.jobs.config import JobsConfig
 from tricircle_lb.jobs.errors import JobConflict, JobNotFound
 from tricircle_lb.jobs.models import JobMixin, JobStatus, new_id, utcnow
 
+LOG = logging.getLogger(__name__)
 J = TypeVar("J", bound=JobMixin)
 Clock = Callable[[], datetime]
 
@@ -45,6 +54,7 @@ class JobQueue(Generic[J]):
         self.clock = clock
         self.jitter = jitter
         self._listeners: list[Callable[[], None]] = []
+        self._failure_listeners: list[Callable[[J], object]] = []
 
     # -- producing ---------------------------------------------------------
 
@@ -85,6 +95,12 @@ class JobQueue(Generic[J]):
         """Call ``listener`` after each commit of a transaction that enqueued a job."""
         self._listeners.append(listener)
 
+    def on_failure(self, listener: Callable[[J], object]) -> None:
+        """Call ``listener(job)`` once a job has ended FAIL, whatever the cause, after that
+        is committed (``job`` detached: read it, don't change it). An exception from
+        ``listener`` is logged, not raised."""
+        self._failure_listeners.append(listener)
+
     # -- consuming ---------------------------------------------------------
 
     def claim(self, db: Database, types: Collection[str] | None = None) -> J | None:
@@ -106,6 +122,7 @@ class JobQueue(Generic[J]):
                 job.status, job.finished_at, job.lease_until = FAIL, now, None
                 job.last_error = _clip(f"lease expired on each of {job.max_attempts} attempts "
                                        f"(worker died or hung); last error: {job.last_error}")
+            self._tell_failed(job)
 
     def renew(self, db: Database, job: J) -> bool:
         """Extend the lease of a claimed job; False if the claim was lost."""
@@ -119,8 +136,11 @@ class JobQueue(Generic[J]):
     def fail(self, db: Database, job: J, error: str) -> bool:
         """Permanent failure: FAIL now, whatever attempts are left."""
         now = self.clock()
-        return self._finish(db, job, status=FAIL, finished_at=now, lease_until=None,
+        held = self._finish(db, job, status=FAIL, finished_at=now, lease_until=None,
                             last_error=_clip(error))
+        if held:
+            self._tell_failed(job)
+        return held
 
     def retry_later(self, db: Database, job: J, error: str) -> bool:
         """Transient failure: NEW again after a backoff, or FAIL after ``max_attempts``."""
@@ -194,6 +214,13 @@ class JobQueue(Generic[J]):
         return int(getattr(result, "rowcount", 0))
 
     # -- internals ---------------------------------------------------------
+
+    def _tell_failed(self, job: J) -> None:
+        for listener in self._failure_listeners:
+            try:
+                listener(job)
+            except Exception:
+                LOG.exception("job %s (%s): a failure listener failed", job.id, job.type)
 
     def _new(self, type: str, payload: Mapping[str, Any], resource_id: str | None,
              project_id: str | None, dedup_key: str | None, due: datetime,

@@ -48,6 +48,7 @@ def build_flows(state: Any) -> Flows:
 def start(state: Any) -> Callable[[], None]:
     """Start the worker and the health manager; returns the function that stops them."""
     flows = build_flows(state)
+    sweeper.watch(state.queue, state.db)  # a job that fails leaves its objects ERROR
     worker = Worker(state.db, state.queue, flows.handlers(),
                     metrics=JobMetrics(state.metrics.registry, state.db, state.queue),
                     name="lb-controller")

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from tricircle_lb.jobs import JobMixin
+from tricircle_lb.loadbalancer.keys import new_agent_key, new_vrrp_password
 
 
 def utcnow() -> datetime:
@@ -109,6 +110,9 @@ class LoadBalancer(_Resource, LbBase):
     flavor_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     topology: Mapped[str] = mapped_column(String(16), default="SINGLE")
+    # keepalived's PASS of both amphorae of a pair (keys.py; NULL: made before it existed).
+    vrrp_auth_pass: Mapped[str | None] = mapped_column(String(8), nullable=True,
+                                                       default=new_vrrp_password)
 
     listeners: Mapped[list[Listener]] = relationship(
         back_populates="loadbalancer", cascade="all, delete-orphan", order_by="Listener.created_at")
@@ -271,6 +275,10 @@ class Amphora(_Timestamps, LbBase):
     # {network_id: port_id}: member-network ports the controller attached.
     plugged_networks: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Signs the controller's calls to this amphora's agent and its heartbeats (keys.py;
+    # NULL: booted before keys per amphora, with the deployment's heartbeat key).
+    agent_key: Mapped[str | None] = mapped_column(String(64), nullable=True,
+                                                  default=new_agent_key)
 
     loadbalancer: Mapped[LoadBalancer | None] = relationship(back_populates="amphorae")
 

@@ -98,6 +98,10 @@ def test_generated_configs_hold_exactly_what_services_read(
     assert jobs == {"poll_interval": "0.5", "lease_time": "30", "max_attempts": "30",
                     "backoff_base": "0.5", "backoff_max": "10"}
 
+    lb_jobs = _read(paths.config_file("loadbalancer-RegionOne"))["jobs"]
+    assert {k: lb_jobs[k] for k in ("lease_time", "max_attempts", "backoff_max")} == {
+        "lease_time": "10", "max_attempts": "30", "backoff_max": "10"}
+
     two = _read(paths.config_file("region-RegionTwo"))
     assert ServerConfig.from_parser(two).port == 9702
     assert two["networking"]["role"] == "local"

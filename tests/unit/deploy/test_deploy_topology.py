@@ -66,6 +66,12 @@ def test_minimal_file_takes_defaults() -> None:
     assert topo.identity.port == 5000
     assert topo.central.port == 9696
     assert topo.regions[0].controller_host == "RegionOne-controller"
+    assert (topo.loadbalancer.job_max_attempts, topo.loadbalancer.job_backoff_max) == (30, 10)
+
+
+def test_the_controllers_retries_are_set_once_for_every_region() -> None:
+    topo = parse("[loadbalancer]\njob_max_attempts = 4\njob_backoff_max = 1\n" + MINIMAL)
+    assert (topo.loadbalancer.job_max_attempts, topo.loadbalancer.job_backoff_max) == (4, 1)
 
 
 def test_state_dir_override_and_relative_paths(tmp_path: Path) -> None:
@@ -128,6 +134,9 @@ def test_unknown_region_lookup() -> None:
     (MINIMAL + "controller_host = bad host\n", "controller_host: 'bad host'"),
     (MINIMAL + "colour = blue\n", "\\[region:RegionOne\\] unknown option 'colour'"),
     ("[identity\nport = 1\n", "File contains no section headers"),
+    ("[loadbalancer]\njob_max_attempts = 0\n" + MINIMAL, "job_max_attempts: 0 is not 1..1000"),
+    ("[loadbalancer]\njob_backoff_max = 1.5\n" + MINIMAL, "job_backoff_max: '1.5' is not an"),
+    ("[loadbalancer]\nmax_attempts = 3\n" + MINIMAL, "unknown option 'max_attempts'"),
 ])
 def test_bad_values_are_clear_errors(text: str, message: str) -> None:
     with pytest.raises(TopologyError, match=message):

@@ -135,6 +135,47 @@ def test_a_job_that_keeps_killing_its_worker_ends_in_fail(
     assert job.status == "FAIL" and "lease expired" in (job.last_error or "")
 
 
+def test_every_way_a_job_ends_fail_is_told_once(
+        db: Database, queue: JobQueue[Job], clock: FakeClock) -> None:
+    """Issue 10: a permanent error, the last attempt, and a lease that ran out on every
+    attempt each tell the failure listeners, once, after the FAIL is committed; a
+    success, a retry and a lost claim do not; a listener that raises stops nothing."""
+    told: list[tuple[str, str, str]] = []
+
+    def listener(job: Job) -> None:
+        with db.read() as session:  # committed: another session sees it
+            stored = session.get(Job, job.id)
+            assert stored is not None and stored.status == "FAIL"
+        told.append((job.id, job.status, str(job.payload["why"])))
+
+    def broken(job: Job) -> None:
+        raise RuntimeError("the listener itself failed")
+
+    queue.on_failure(broken)
+    queue.on_failure(listener)
+    permanent = enqueue(db, queue, payload={"why": "permanent"})
+    claimed = queue.claim(db)
+    assert claimed is not None and claimed.id == permanent.id
+    assert queue.fail(db, claimed, "refused")
+    assert not queue.fail(db, claimed, "refused again")  # no longer our claim: not told
+    exhausted = enqueue(db, queue, payload={"why": "exhausted"})
+    for _ in range(3):
+        job = queue.claim(db)
+        assert job is not None and job.id == exhausted.id
+        queue.retry_later(db, job, "transient")
+        clock.advance(60)
+    dying = enqueue(db, queue, payload={"why": "lease"})
+    for _ in range(3):
+        assert queue.claim(db) is not None
+        clock.advance(11)
+    assert queue.claim(db) is None
+    succeeded = enqueue(db, queue, payload={"why": "success"})
+    job = queue.claim(db)
+    assert job is not None and job.id == succeeded.id and queue.complete(db, job)
+    assert told == [(permanent.id, "FAIL", "permanent"), (exhausted.id, "FAIL", "exhausted"),
+                    (dying.id, "FAIL", "lease")]
+
+
 def test_renew_extends_the_lease(db: Database, queue: JobQueue[Job], clock: FakeClock) -> None:
     enqueue(db, queue)
     job = queue.claim(db)

@@ -239,10 +239,11 @@ def test_nobody_listening_is_unreachable() -> None:
 
 
 @contextlib.contextmanager
-def _served(tmp_path: Path, address: str, **kw: Any) -> Iterator[int]:
+def _served(tmp_path: Path, address: str, *, amphora_id: str = "amp-1", key: bytes = KEY,
+            **kw: Any) -> Iterator[int]:
     assert HAPROXY is not None
-    config = AmphoraAgentConfig(amphora_id="amp-1", heartbeat_key=KEY.decode(), agent_port=0,
-                                bind_address=address, haproxy_binary=HAPROXY)
+    config = AmphoraAgentConfig(amphora_id=amphora_id, heartbeat_key=key.decode(),
+                                agent_port=0, bind_address=address, haproxy_binary=HAPROXY)
     server = AgentServer(AmphoraApi(config, HAProxy(HAPROXY, tmp_path, 4500)), address, 0,
                          **kw)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -251,6 +252,21 @@ def _served(tmp_path: Path, address: str, **kw: Any) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_agent_refuses_another_amphoras_key(tmp_path: Path) -> None:
+    """Issue 10 (decision 076): each amphora's agent holds a key of its own; a caller
+    holding amphora B's key (B itself, compromised) cannot drive amphora A."""
+    key_a, key_b = b"key-of-amphora-a", b"key-of-amphora-b"
+    with _served(tmp_path / "a", "127.0.0.4", amphora_id="amp-a", key=key_a) as port_a, \
+            _served(tmp_path / "b", "127.0.0.5", amphora_id="amp-b", key=key_b) as port_b:
+        client = AmphoraClient("", KEY, port=port_a, timeout=5)
+        assert client.with_key(key_a).info("127.0.0.4")["amphora_id"] == "amp-a"
+        with pytest.raises(AmphoraAuthError, match="bad signature"):
+            client.with_key(key_b).info("127.0.0.4")
+        with pytest.raises(AmphoraAuthError, match="bad signature"):
+            client.with_key(key_b).with_timeout(5).delete_config("127.0.0.4")
+        assert AmphoraClient("", key_b, port=port_b).info("127.0.0.5")["amphora_id"] == "amp-b"
 
 
 def test_the_agent_answers_on_its_management_address_only(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ class Lb:
     pool: str
     members: list[str]
     amphora: str
+    key: str  # the amphora's own agent key (decision 076)
     failed: list[str] = field(default_factory=list)
 
     def manager(self, config: HealthManagerConfig = CONFIG, **kw: Any) -> HealthManager:
@@ -110,7 +111,9 @@ def add_lb(db: Database, *, monitor: bool = True, lb_status: str = "ACTIVE") -> 
             s.add(HealthMonitor(project_id="p", pool_id=pool.id, type="HTTP", delay=1,
                                 timeout=1, max_retries=1, provisioning_status="ACTIVE"))
         s.flush()
-        return Lb(db, lb.id, listener.id, pool.id, [m.id for m in members], amp.id)
+        assert amp.agent_key
+        return Lb(db, lb.id, listener.id, pool.id, [m.id for m in members], amp.id,
+                  amp.agent_key)
 
 
 @pytest.fixture()
@@ -416,7 +419,7 @@ def test_udp_heartbeats_update_status_and_bad_signatures_are_dropped(
     with HeartbeatSender("127.0.0.1", port, "wrong-key") as forger:
         forger.send(lb.heartbeat(lb.up(0, 1, 2), seq=1))
     wait_for(lambda: hm.counters.invalid == 1)
-    with HeartbeatSender("127.0.0.1", port, KEY) as sender:
+    with HeartbeatSender("127.0.0.1", port, lb.key) as sender:
         sender.send(lb.heartbeat(lb.up(1), seq=5))
         wait_for(lambda: lb.status(Pool, lb.pool) == "DEGRADED")
         sender.send(lb.heartbeat(lb.up(), seq=4))  # a replay of an older one
@@ -425,9 +428,47 @@ def test_udp_heartbeats_update_status_and_bad_signatures_are_dropped(
     assert hm.counters.accepted == 1
 
 
+def test_a_heartbeat_is_verified_with_the_key_of_the_amphora_it_names(
+        db: Database, served: tuple[HealthManager, int, CollectorRegistry]) -> None:
+    """Issue 10: amphora B, compromised, cannot speak for amphora A: a heartbeat naming A
+    signed with B's key (or the deployment's) is dropped and counted; so is one naming
+    an amphora nobody knows. A's own key passes."""
+    hm, port, _ = served
+    a, b = add_lb(db), add_lb(db)
+    assert a.key != b.key
+    forged = [(b.key, a.heartbeat(a.up(0, 1, 2), seq=1)),
+              (KEY, a.heartbeat(a.up(0, 1, 2), seq=2)),
+              (b.key, a.heartbeat(a.up(), seq=3, amphora="no-such-amphora"))]
+    for key, heartbeat in forged:
+        with HeartbeatSender("127.0.0.1", port, key) as forger:
+            forger.send(heartbeat)
+    wait_for(lambda: hm.counters.invalid == 3)
+    assert hm.counters.accepted == 0
+    untouched = a.statuses()
+    assert untouched[3] == ["NO_MONITOR"] * 3
+    with HeartbeatSender("127.0.0.1", port, a.key) as sender:
+        sender.send(a.heartbeat(a.up(1), seq=4))
+    wait_for(lambda: a.status(Pool, a.pool) == "DEGRADED")
+    assert hm.counters.accepted == 1
+
+
+def test_an_amphora_booted_before_keys_per_amphora_uses_the_deployment_key(
+        lb: Lb, served: tuple[HealthManager, int, CollectorRegistry]) -> None:
+    """Its row has no key (migration 0004 leaves NULL): its agent was given the
+    deployment's heartbeat key, which is what its heartbeats are checked with."""
+    hm, port, _ = served
+    lb.set(Amphora, lb.amphora, agent_key=None)
+    with HeartbeatSender("127.0.0.1", port, lb.key) as old_key:
+        old_key.send(lb.heartbeat(lb.up(), seq=1))
+    wait_for(lambda: hm.counters.invalid == 1)
+    with HeartbeatSender("127.0.0.1", port, KEY) as sender:
+        sender.send(lb.heartbeat(lb.up(1), seq=2))
+    wait_for(lambda: lb.status(Pool, lb.pool) == "DEGRADED")
+
+
 def test_prometheus_figures(lb: Lb, served: tuple[HealthManager, int, CollectorRegistry]) -> None:
     hm, port, registry = served
-    with HeartbeatSender("127.0.0.1", port, KEY) as sender:
+    with HeartbeatSender("127.0.0.1", port, lb.key) as sender:
         sender.send(lb.heartbeat(lb.up(2), seq=1,
                                  stats=ListenerStats(conns=2, totconns=7, rx=11, tx=22, ereq=1)))
         wait_for(lambda: hm.counters.accepted == 1 and hm.snapshot() != [])

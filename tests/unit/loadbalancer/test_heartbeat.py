@@ -90,6 +90,30 @@ def test_wrong_key_rejected() -> None:
         decode(encode(sample(), KEY), "another-key")
 
 
+def test_a_key_per_amphora_is_the_key_of_the_amphora_named() -> None:
+    """Decision 076: with a key lookup, a heartbeat naming amp-a verifies only under
+    amp-a's key; one naming an amphora the lookup does not know is refused."""
+    keys = {"amp-a": "key-a", "amp-b": b"key-b"}
+    asked: list[str] = []
+
+    def lookup(amphora_id: str) -> str | bytes | None:
+        asked.append(amphora_id)
+        return keys.get(amphora_id)
+
+    assert decode(encode(sample(amphora_id="amp-a"), "key-a"), lookup).amphora_id == "amp-a"
+    assert decode(encode(sample(amphora_id="amp-b"), "key-b"), lookup).amphora_id == "amp-b"
+    with pytest.raises(InvalidHeartbeat, match="bad HMAC"):
+        decode(encode(sample(amphora_id="amp-a"), "key-b"), lookup)
+    with pytest.raises(InvalidHeartbeat, match="unknown amphora"):
+        decode(encode(sample(amphora_id="amp-c"), "key-a"), lookup)
+    for body in (b'{"seq": 1}', b'[1]', b'{"id": 7}'):
+        with pytest.raises(InvalidHeartbeat, match="id"):
+            decode(signed(zlib.compress(body), "key-a"), lookup)
+    with pytest.raises(InvalidHeartbeat, match="zlib"):
+        decode(signed(b"not zlib", "key-a"), lookup)
+    assert asked == ["amp-a", "amp-b", "amp-a", "amp-c"]
+
+
 @pytest.mark.parametrize(
     "data",
     [b"", b"x", b"\x00" * 64, b"garbage" * 20, bytes(range(256)) * 3],

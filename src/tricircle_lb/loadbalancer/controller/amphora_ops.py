@@ -19,8 +19,6 @@ The amphora's ports, as Octavia's allowed-address-pairs model has them:
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import ipaddress
 import logging
 import time
@@ -29,6 +27,7 @@ from dataclasses import dataclass
 
 from tricircle_lb.db import Database
 from tricircle_lb.jobs import PermanentJobError
+from tricircle_lb.loadbalancer import keys
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
 from tricircle_lb.loadbalancer.drivers.amphora import (
     AmphoraClient,
@@ -99,6 +98,15 @@ class AmphoraOps:
         self.agent = agent
 
     # Looking things up ------------------------------------------------------
+    def agent_key(self, amp: Amphora) -> str:
+        """The key ``amp``'s agent holds (its own; the deployment's if booted before)."""
+        return keys.agent_key(amp.agent_key, self.hm.heartbeat_key)
+
+    def agent_for(self, amp: Amphora, timeout: float | None = None) -> AmphoraClient:
+        """The agent client for ``amp``: signs with its key (another amphora's is refused)."""
+        client = self.agent.with_key(self.agent_key(amp).encode())
+        return client if timeout is None else client.with_timeout(timeout)
+
     def vip(self, lb: LoadBalancer) -> Vip:
         subnet = self.network.get_subnet(str(lb.vip_subnet_id))
         prefix = ipaddress.ip_network(subnet.cidr).prefixlen
@@ -157,7 +165,7 @@ class AmphoraOps:
             server = self.compute.boot(
                 amphora_id=amp.id, image=image, flavor=self.cfg.amp_flavor_id,
                 port_ids=(amp.mgmt_port_id, amp.vrrp_port_id),
-                user_data=self._agent_config(amp.id, str(amp.lb_network_ip)).encode(),
+                user_data=self._agent_config(amp).encode(),
                 availability_zone=self._placement(amp.id, avoid_hosts))
             self._save(amp.id, compute_id=server.id, image_id=image,
                        compute_flavor=self.cfg.amp_flavor_id)
@@ -165,10 +173,11 @@ class AmphoraOps:
         host = self._wait_active(amp.compute_id)
         self._save(amp.id, cached_zone=host)
         amp.cached_zone = host
-        self._wait_agent(str(amp.lb_network_ip))
+        self._wait_agent(amp)
         vrrp = self.network.get_port(amp.vrrp_port_id)
-        interface = self.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
-                                        vrrp.mac_address, address=holds_vip)
+        interface = self.agent_for(amp).plug_vip(str(amp.lb_network_ip), vip.address,
+                                                 vip.prefixlen, vrrp.mac_address,
+                                                 address=holds_vip)
         self._save(amp.id, vrrp_interface=interface)
 
     def _placement(self, amphora_id: str, avoid: frozenset[str]) -> str | None:
@@ -187,7 +196,7 @@ class AmphoraOps:
 
     def reachable(self, amp: Amphora, attempts: int = 3) -> bool:
         """Whether the amphora's agent answers (a few short tries)."""
-        probe = self.agent.with_timeout(PROBE_TIMEOUT * 2)
+        probe = self.agent_for(amp, PROBE_TIMEOUT * 2)
         for attempt in range(attempts):
             try:
                 probe.info(str(amp.lb_network_ip))
@@ -206,7 +215,7 @@ class AmphoraOps:
     def holds_vip(self, amp: Amphora) -> bool:
         """Whether keepalived in ``amp`` is MASTER now (False if it cannot say)."""
         try:
-            info = self.agent.with_timeout(PROBE_TIMEOUT * 2).info(str(amp.lb_network_ip))
+            info = self.agent_for(amp, PROBE_TIMEOUT * 2).info(str(amp.lb_network_ip))
         except AmphoraError:
             return False
         return info.get("vrrp_state") == "MASTER"
@@ -217,20 +226,20 @@ class AmphoraOps:
         Every amphora that answers is configured even when one does not: after a
         double failure the one being built takes the VIP alone at once, and the
         flow, retried, replaces the dead one. The first failure is raised after."""
-        on_every(amps, lambda amp: self._configure_vrrp_on(amp, amps, vip, lb_id))
+        password = self.vrrp_password(lb_id)
+        on_every(amps, lambda amp: self._configure_vrrp_on(amp, amps, vip, password))
 
-    def _configure_vrrp_on(self, amp: Amphora, pair: list[Amphora], vip: Vip, lb_id: str,
+    def _configure_vrrp_on(self, amp: Amphora, pair: list[Amphora], vip: Vip, password: str,
                            *, priority: int | None = None, preempt: bool = False) -> None:
         if priority is None:
             priority = MASTER_PRIORITY if amp.role == AmphoraRole.MASTER.value \
                 else BACKUP_PRIORITY
         vrrp = self.network.get_port(str(amp.vrrp_port_id))
-        self.agent.configure_vrrp(
+        self.agent_for(amp).configure_vrrp(
             str(amp.lb_network_ip), vip=vip.address, prefixlen=vip.prefixlen,
             mac=vrrp.mac_address, vrrp_ip=str(amp.vrrp_ip),
             peers=[str(a.vrrp_ip) for a in pair if a.id != amp.id], priority=priority,
-            vrid=VRRP_ID, advert_int=1, auth_pass=self._vrrp_password(lb_id),
-            preempt=preempt)
+            vrid=VRRP_ID, advert_int=1, auth_pass=password, preempt=preempt)
 
     def hand_over(self, holder: Amphora, survivor: Amphora, vip: Vip, lb_id: str) -> bool:
         """Move the VIP from ``holder`` (about to go) to ``survivor``, make-before-break.
@@ -244,8 +253,9 @@ class AmphoraOps:
         did not take the VIP in time (the holder keeps it; removing it hands it over).
         """
         pair = [holder, survivor]
-        self._configure_vrrp_on(holder, pair, vip, lb_id, priority=BACKUP_PRIORITY)
-        self._configure_vrrp_on(survivor, pair, vip, lb_id, priority=MASTER_PRIORITY,
+        password = self.vrrp_password(lb_id)
+        self._configure_vrrp_on(holder, pair, vip, password, priority=BACKUP_PRIORITY)
+        self._configure_vrrp_on(survivor, pair, vip, password, priority=MASTER_PRIORITY,
                                 preempt=True)
         deadline = time.monotonic() + HANDOVER_TIMEOUT
         while not self.holds_vip(survivor) or self.holds_vip(holder):
@@ -269,22 +279,25 @@ class AmphoraOps:
     def stop_vrrp(self, amp: Amphora) -> None:
         """Stop keepalived in ``amp`` (best effort: a dead amphora runs none)."""
         with contextlib.suppress(AmphoraError):
-            self.agent.with_timeout(PROBE_TIMEOUT * 2).stop_vrrp(str(amp.lb_network_ip))
+            self.agent_for(amp, PROBE_TIMEOUT * 2).stop_vrrp(str(amp.lb_network_ip))
 
-    def _vrrp_password(self, lb_id: str) -> str:
-        """Per load balancer, unguessable without the deployment's key (keepalived: 8 chars)."""
-        key = self.hm.heartbeat_key.encode()
-        return hmac.new(key, lb_id.encode(), hashlib.sha256).hexdigest()[:8]
+    def vrrp_password(self, lb_id: str) -> str:
+        """The load balancer's own VRRP password (keepalived PASS: 8 characters)."""
+        with self.db.read() as session:
+            lb = session.get(LoadBalancer, lb_id)
+            own = lb.vrrp_auth_pass if lb is not None else None
+        return keys.vrrp_password(own, lb_id, self.hm.heartbeat_key)
 
-    def _agent_config(self, amphora_id: str, management_ip: str) -> str:
+    def _agent_config(self, amp: Amphora) -> str:
         # Octavia's config drive carries amphora-agent.conf; our image reads user-data.
         # The agent listens on the management address only, as Octavia's bind_host.
+        # Its key is its own (decision 076): it signs its heartbeats and checks our calls.
         return "\n".join([
             "[amphora_agent]",
-            f"amphora_id = {amphora_id}",
-            f"bind_address = {management_ip}",
+            f"amphora_id = {amp.id}",
+            f"bind_address = {amp.lb_network_ip}",
             f"agent_port = {self.cfg.amp_agent_port}",
-            f"heartbeat_key = {self.hm.heartbeat_key}",
+            f"heartbeat_key = {self.agent_key(amp)}",
             f"controller_ip_port_list = {self._health_manager_address()}:{self.hm.bind_port}",
             f"heartbeat_interval = {self.hm.heartbeat_interval}",
             "",
@@ -305,9 +318,10 @@ class AmphoraOps:
                                         f"(status {server.status})")
             time.sleep(POLL)
 
-    def _wait_agent(self, address: str) -> None:
+    def _wait_agent(self, amp: Amphora) -> None:
+        address = str(amp.lb_network_ip)
         deadline = time.monotonic() + self.cfg.amp_active_timeout
-        probe = self.agent.with_timeout(PROBE_TIMEOUT)
+        probe = self.agent_for(amp, PROBE_TIMEOUT)
         while True:
             try:
                 probe.info(address)
@@ -340,7 +354,7 @@ class AmphoraOps:
                 self._save(amp.id, plugged_networks=dict(plugged))
             self.compute.attach_port(str(amp.compute_id), port_id)
             mac = self.network.get_port(port_id).mac_address
-            self.agent.plug_network(str(amp.lb_network_ip), mac)
+            self.agent_for(amp).plug_network(str(amp.lb_network_ip), mac)
         amp.plugged_networks = plugged
 
     def unplug_networks(self, amp: Amphora, wanted: dict[str, str]) -> None:

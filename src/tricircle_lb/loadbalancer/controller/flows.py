@@ -218,7 +218,8 @@ class Flows:
             if lb is None:
                 return
             config = amphora_config.build(lb)
-        on_every(amps, lambda amp: self.ops.agent.put_config(str(amp.lb_network_ip), config))
+        on_every(amps, lambda amp: self.ops.agent_for(amp).put_config(str(amp.lb_network_ip),
+                                                                      config))
 
     # Failover ---------------------------------------------------------------
     def failover_amphora(self, amphora_id: str) -> None:
@@ -252,8 +253,8 @@ class Flows:
             if not self.ops.reachable(amp) or not amp.vrrp_port_id:
                 raise AmphoraUnreachable(f"amphora {amp.id} does not answer")
             mac = self.ops.network.get_port(amp.vrrp_port_id).mac_address
-            self.ops.agent.plug_vip(str(amp.lb_network_ip), vip.address, vip.prefixlen,
-                                    mac, address=not pair)
+            self.ops.agent_for(amp).plug_vip(str(amp.lb_network_ip), vip.address,
+                                             vip.prefixlen, mac, address=not pair)
         except AmphoraUnreachable as exc:
             LOG.warning("restoring amphora %s failed (%s): failing it over", amp.id, exc)
             self.failover_amphora(amp.id)
@@ -276,8 +277,10 @@ class Flows:
 
     # Delete -------------------------------------------------------------------
     def delete_loadbalancer(self, job: Job) -> None:
-        """Remove amphorae, the VIP port, then the rows. Never ends in ERROR:
-        everything it deletes is deleted idempotently, so it is retried until done."""
+        """Remove amphorae, the VIP port, then the rows. Everything it deletes is
+        deleted idempotently, so it is retried until done or out of attempts; then
+        the job queue's failure listener makes the load balancer ERROR (sweeper.py),
+        and it can be deleted again."""
         lb_id = str(job.payload["loadbalancer_id"])
         with self.db.read() as session:
             lb = session.get(LoadBalancer, lb_id)

@@ -1,8 +1,10 @@
 """The controller's client for the amphora agent API (docs/decisions/070).
 
 Requests go over the management network from the controller's namespace
-(``namespace``; ``""`` is the caller's own), signed and verified with the
-deployment's heartbeat key (:mod:`tricircle_lb.loadbalancer.amphora.agent.auth`).
+(``namespace``; ``""`` is the caller's own), signed and verified with the key of
+the amphora called (:mod:`tricircle_lb.loadbalancer.amphora.agent.auth`): each
+amphora has its own (decision 076), so the controller calls it through
+``client.with_key(key)``; an agent refuses a request signed with another's.
 
 Errors::
 
@@ -85,6 +87,10 @@ class AmphoraClient:
     def with_timeout(self, timeout: float) -> AmphoraClient:
         """The same client with another timeout (short ones to poll a booting amphora)."""
         return AmphoraClient(self.namespace, self.key, self.port, timeout)
+
+    def with_key(self, key: bytes) -> AmphoraClient:
+        """The same client signing with ``key`` (the amphora's own, decision 076)."""
+        return AmphoraClient(self.namespace, key, self.port, self.timeout)
 
     # -- the API --------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ sees the order across them), and fail on demand:
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ class FakeAmphora(AmphoraClient):
     ``vrrp`` its keepalived settings and ``holders`` which amphora keepalived
     gives each VIP to: the first configured keeps it (nopreempt) until it stops
     or a peer with a higher priority is configured to preempt.
+    ``keys`` holds, per management address, every key a call there was signed
+    with (:meth:`with_key` gives a view sharing all of this).
     """
 
     def __init__(self, calls: list[Call] | None = None) -> None:
@@ -137,6 +140,7 @@ class FakeAmphora(AmphoraClient):
         self.networks: dict[str, list[str]] = defaultdict(list)
         self.vrrp: dict[str, dict[str, object]] = {}
         self.holders: dict[str, str] = {}  # VIP → management address of its MASTER
+        self.keys: dict[str, set[bytes]] = defaultdict(set)
         self._failures = _Failures()
 
     def fail_on(self, method: str, error: Exception, times: int = 1) -> None:
@@ -145,8 +149,17 @@ class FakeAmphora(AmphoraClient):
     def with_timeout(self, timeout: float) -> AmphoraClient:
         return self
 
+    def with_key(self, key: bytes) -> AmphoraClient:
+        view = copy.copy(self)  # the same amphorae, calls and failures
+        view.key = key
+        return view
+
+    def _check(self, method: str, ip: str) -> None:
+        self._failures.check(method)
+        self.keys[ip].add(self.key)
+
     def info(self, ip: str) -> Body:
-        self._failures.check("info")
+        self._check("info", ip)
         vrrp = self.vrrp.get(ip)
         state = None if vrrp is None else \
             "MASTER" if self.holders.get(str(vrrp["vip"])) == ip else "BACKUP"
@@ -154,7 +167,7 @@ class FakeAmphora(AmphoraClient):
 
     def plug_vip(self, ip: str, vip: str, prefixlen: int, mac: str,
                  address: bool = True) -> str:
-        self._failures.check("plug_vip")
+        self._check("plug_vip", ip)
         if address:  # else keepalived holds it (ACTIVE_STANDBY)
             self.vips[ip] = f"{vip}/{prefixlen}"
         self.calls.append(("plug_vip", ip, vip, mac))
@@ -163,7 +176,7 @@ class FakeAmphora(AmphoraClient):
     def configure_vrrp(self, ip: str, *, vip: str, prefixlen: int, mac: str, vrrp_ip: str,
                        peers: list[str], priority: int, vrid: int, advert_int: int,
                        auth_pass: str, preempt: bool = False) -> str:
-        self._failures.check("configure_vrrp")
+        self._check("configure_vrrp", ip)
         self.vrrp[ip] = {"vip": f"{vip}/{prefixlen}", "mac": mac, "vrrp_ip": vrrp_ip,
                          "peers": list(peers), "priority": priority, "vrid": vrid,
                          "advert_int": advert_int, "auth_pass": auth_pass,
@@ -173,7 +186,7 @@ class FakeAmphora(AmphoraClient):
         return "eth1"
 
     def stop_vrrp(self, ip: str) -> None:
-        self._failures.check("stop_vrrp")
+        self._check("stop_vrrp", ip)
         vrrp = self.vrrp.pop(ip, None)
         if vrrp is not None:
             self._elect(str(vrrp["vip"]))
@@ -194,20 +207,20 @@ class FakeAmphora(AmphoraClient):
             self.holders[vip] = holder
 
     def plug_network(self, ip: str, mac: str) -> str:
-        self._failures.check("plug_network")
+        self._check("plug_network", ip)
         if mac not in self.networks[ip]:
             self.networks[ip].append(mac)
         self.calls.append(("plug_network", ip, mac))
         return f"eth{1 + len(self.networks[ip])}"
 
     def put_config(self, ip: str, config: LoadBalancerConfig) -> list[str]:
-        self._failures.check("put_config")
+        self._check("put_config", ip)
         self.configs[ip] = config
         self.calls.append(("put_config", ip))
         return [listener.id for listener in config.listeners]
 
     def delete_config(self, ip: str) -> None:
-        self._failures.check("delete_config")
+        self._check("delete_config", ip)
         self.configs.pop(ip, None)
         self.calls.append(("delete_config", ip))
 

@@ -5,9 +5,9 @@ Wire format (as Octavia's ``status_message.wrap_envelope``)::
     zlib.compress(json) || hex(HMAC-SHA256(key, zlib.compress(json)))
 
 The trailing 64 ASCII hex characters authenticate the compressed payload with the
-per-deployment heartbeat key; a ``str`` key is used as its UTF-8 bytes, as Octavia
-does with ``[health_manager] heartbeat_key``. The JSON body uses Octavia's field
-names::
+sending amphora's key (Octavia's is per deployment, ``[health_manager]
+heartbeat_key``; ours per amphora, decision 076); a ``str`` key is used as its UTF-8
+bytes, as Octavia does. The JSON body uses Octavia's field names::
 
     {"ver": 1, "id": "<amphora id>", "seq": 67,
      "listeners": {"<listener id>": {"status": "OPEN",
@@ -22,8 +22,12 @@ deltas and notices resets). ``recv_time`` is never taken from the wire: the
 receiver stamps it.
 
 Errors: every way a packet can be wrong (too large, bad HMAC, bad zlib, bad JSON,
-missing or mistyped fields) raises :class:`InvalidHeartbeat`, whose ``reason`` names
-the failure. The HMAC is checked, in constant time, before anything is decompressed.
+missing or mistyped fields, an amphora nobody knows) raises :class:`InvalidHeartbeat`,
+whose ``reason`` names the failure. With one key for every sender the HMAC is checked,
+in constant time, before anything is decompressed. With a key per amphora (a
+:data:`KeyLookup`) the key depends on the ``id`` the packet claims, so the body is
+inflated first (bounded by :data:`MAX_JSON_SIZE`), and nothing but that ``id`` is
+read from it before the HMAC under that amphora's key has matched.
 
 Replay protection (:class:`ReplayGuard`, used by :class:`HeartbeatReceiver`): per
 amphora the last accepted ``seq`` is kept and a heartbeat whose ``seq`` is not greater
@@ -45,7 +49,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 LOG = logging.getLogger(__name__)
 
@@ -55,6 +59,9 @@ MAX_JSON_SIZE: Final = 1024 * 1024
 HMAC_HEX_LEN: Final = 64
 MEMBER_STATUSES: Final = frozenset({"UP", "DOWN", "MAINT", "DRAIN", "no check"})
 DEFAULT_RESTART_GAP: Final = 10.0
+
+KeyLookup: TypeAlias = Callable[[str], "str | bytes | None"]
+"""The key of the amphora with this id, or None if there is no such amphora."""
 
 
 class InvalidHeartbeat(ValueError):
@@ -217,15 +224,39 @@ def encode(message: Heartbeat | Mapping[str, Any], key: str | bytes) -> bytes:
     return data
 
 
-def decode(data: bytes, key: str | bytes, *, recv_time: float | None = None) -> Heartbeat:
-    """Verify and parse one packet; raise :class:`InvalidHeartbeat` on any defect."""
+def decode(data: bytes, key: str | bytes | KeyLookup, *,
+           recv_time: float | None = None) -> Heartbeat:
+    """Verify and parse one packet; raise :class:`InvalidHeartbeat` on any defect.
+
+    ``key`` is the one key of every sender, or a :data:`KeyLookup` from the amphora id
+    the packet claims to its key: a packet is then verified with the key of the
+    amphora it names, so one amphora cannot speak for another."""
     if len(data) > MAX_PACKET_SIZE:
         raise InvalidHeartbeat(f"too large: {len(data)} bytes > {MAX_PACKET_SIZE}")
     if len(data) <= HMAC_HEX_LEN:
         raise InvalidHeartbeat("too short")
     payload, mac = data[:-HMAC_HEX_LEN], data[-HMAC_HEX_LEN:]
+    if not callable(key):
+        _verify(payload, mac, key)
+        return Heartbeat.from_dict(_inflate(payload), recv_time=recv_time)
+    obj = _inflate(payload)
+    claimed = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(claimed, str) or not claimed:
+        raise InvalidHeartbeat("id: missing or not a string")
+    own = key(claimed)
+    if own is None:
+        raise InvalidHeartbeat(f"unknown amphora {claimed[:64]!r}")
+    _verify(payload, mac, own)
+    return Heartbeat.from_dict(obj, recv_time=recv_time)
+
+
+def _verify(payload: bytes, mac: bytes, key: str | bytes) -> None:
     if not hmac.compare_digest(mac, _mac(payload, key)):
         raise InvalidHeartbeat("bad HMAC")
+
+
+def _inflate(payload: bytes) -> Any:
+    """The JSON value of a compressed body (not yet trusted)."""
     inflater = zlib.decompressobj()
     try:
         body = inflater.decompress(payload, MAX_JSON_SIZE)
@@ -239,7 +270,7 @@ def decode(data: bytes, key: str | bytes, *, recv_time: float | None = None) -> 
         obj = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise InvalidHeartbeat(f"bad JSON: {e}") from None
-    return Heartbeat.from_dict(obj, recv_time=recv_time)
+    return obj
 
 
 class ReplayGuard:
@@ -315,7 +346,7 @@ class HeartbeatReceiver:
         self,
         bind_address: str,
         port: int,
-        key: str | bytes,
+        key: str | bytes | KeyLookup,
         on_heartbeat: OnHeartbeat,
         *,
         restart_gap: float = DEFAULT_RESTART_GAP,

@@ -41,6 +41,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, selectinload
 
 from tricircle_lb.db import Database
+from tricircle_lb.loadbalancer import keys
 from tricircle_lb.loadbalancer.config import HealthManagerConfig
 from tricircle_lb.loadbalancer.health.heartbeat import (
     MAX_PACKET_SIZE,
@@ -167,6 +168,8 @@ class HealthManager:
         self._amps: dict[str, _Amphora] = {}
         self._fired: dict[str, datetime] = {}  # amphora id → its row's updated_at at firing
         self._warned: set[str] = set()
+        # Amphora id → its agent key; a key never changes, so it is read once.
+        self._keys: dict[str, str] = {}
         if metrics_registry is not None:
             metrics_registry.register(_HealthCollector(self))
 
@@ -202,7 +205,7 @@ class HealthManager:
         """Verify one datagram and handle it; False if it was dropped."""
         self.counters.received += 1
         try:
-            hb = decode(data, self.config.heartbeat_key, recv_time=time.time())
+            hb = decode(data, self.key_of, recv_time=time.time())
         except InvalidHeartbeat as e:
             self.counters.invalid += 1
             LOG.warning("dropping heartbeat from %s: %s", source[0], e.reason)
@@ -219,6 +222,24 @@ class HealthManager:
             self.counters.callback_errors += 1
             LOG.exception("health update of amphora %s failed", hb.amphora_id)
         return True
+
+    def key_of(self, amphora_id: str) -> str | None:
+        """The key a heartbeat claiming to be ``amphora_id`` must be signed with: that
+        amphora's own (the deployment's for one booted before keys per amphora); None
+        for an amphora this region never had (the heartbeat is dropped)."""
+        with self._lock:
+            cached = self._keys.get(amphora_id)
+        if cached is not None:
+            return cached
+        with self.db.read() as session:
+            row = session.execute(sa.select(Amphora.agent_key).where(
+                Amphora.id == amphora_id)).first()
+        if row is None:
+            return None
+        key = keys.agent_key(row.agent_key, self.config.heartbeat_key)
+        with self._lock:
+            self._keys[amphora_id] = key
+        return key
 
     def handle(self, message: Heartbeat | Mapping[str, Any], source: tuple[str, int]) -> None:
         """Apply one verified heartbeat (a :class:`Heartbeat` or its wire dict)."""
@@ -452,6 +473,8 @@ class HealthManager:
             self._replay.forget(amp_id)
         for amp_id in set(self._fired) - allocated:
             del self._fired[amp_id]
+        for amp_id in set(self._keys) - allocated:  # read again if it ever reports
+            del self._keys[amp_id]
         self._restarted &= allocated
         self._unconfigured &= allocated
 

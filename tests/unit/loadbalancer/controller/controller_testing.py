@@ -24,6 +24,7 @@ from sqlalchemy import select
 from tricircle_lb.jobs import JobQueue, Worker
 from tricircle_lb.jobs.models import utcnow
 from tricircle_lb.loadbalancer import models
+from tricircle_lb.loadbalancer.controller import sweeper
 from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps
 from tricircle_lb.loadbalancer.controller.flows import Flows
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient
@@ -51,6 +52,8 @@ class CrashAfter:
         self.seen = 0
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("with_key", "with_timeout"):  # the agent client for one amphora
+            return lambda *args: self
         attr = getattr(self.target, name)
         if name != self.method:
             return attr
@@ -228,5 +231,6 @@ def build_rig(cloud: LbCloud) -> Rig:
     queue = JobQueue(models.Job, replace(state.queue.config, backoff_base=BACKOFF,
                                          backoff_max=BACKOFF), clock=clock)
     ops = AmphoraOps(state.db, cfg, state.hm_config, state.network, compute, agent)
+    sweeper.watch(queue, state.db)  # as background.start does
     return Rig(cloud, compute, agent, calls, queue, clock, ops, *subnets)
 

@@ -1,8 +1,8 @@
 """HMAC-SHA256 signatures of the amphora agent API (docs/decisions/070).
 
 A request carries ``X-Amphora-Timestamp`` (Unix time, seconds) and
-``X-Amphora-Signature``: the hex HMAC-SHA256, with the deployment's
-heartbeat key, of::
+``X-Amphora-Signature``: the hex HMAC-SHA256, with the amphora's own key
+(its ``heartbeat_key``; one per amphora, decision 076), of::
 
     "request\\n<METHOD>\\n<path>\\n<timestamp>\\n" + body
 

@@ -29,6 +29,8 @@ def parse_endpoint(item: str) -> tuple[str, int]:
 @dataclass(frozen=True)
 class AmphoraAgentConfig:
     amphora_id: str
+    # This amphora's own key (decision 076; Octavia's option name): it signs the
+    # heartbeats and is the only key the agent API accepts requests under.
     heartbeat_key: str
     controller_ip_port_list: tuple[tuple[str, int], ...] = ()
     agent_port: int = 9443
