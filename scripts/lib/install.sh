@@ -17,7 +17,7 @@ VENV="$REPO_ROOT/.venv"
 # instances (nginx) and load generator (wrk), PostgreSQL for the tests.
 APT_PACKAGES=(
     python3 python3-venv python3-pip
-    haproxy keepalived iproute2 iputils-ping procps
+    haproxy keepalived iproute2 iputils-ping procps nftables
     nginx-light wrk curl ca-certificates
     postgresql
 )

@@ -51,12 +51,37 @@ BACKENDS = {
 }
 
 
+# The backends' security group: `default` lets in only its own members, so the
+# amphorae (and the tests' probes) reach the web servers through this one.
+BACKEND_GROUP = "backends"
+
+
+def backend_group(cloud: Cloud, project: str = "admin") -> str:
+    """``backends`` (HTTP 80 and ICMP in from anywhere), made once per session as a user
+    would: ``security group create``, ``security group rule create``."""
+    found = cloud.openstack("security", "group", "list", project=project,
+                            region="CentralRegion")
+    for group in found:
+        if group["Name"] == BACKEND_GROUP:
+            return str(group["ID"])
+    made = cloud.openstack("security", "group", "create", BACKEND_GROUP, project=project,
+                           region="CentralRegion")
+    for rule in (("--protocol", "tcp", "--dst-port", "80"), ("--protocol", "icmp")):
+        cloud.openstack("security", "group", "rule", "create", "--ingress", *rule,
+                        BACKEND_GROUP, project=project, region="CentralRegion")
+    return str(made["id"])
+
+
 def boot(cloud: Cloud, name: str, network: str, region: str, host: str,
-         user_data: Path) -> dict[str, Any]:
+         user_data: Path, groups: tuple[str, ...] = (BACKEND_GROUP,)) -> dict[str, Any]:
+    """A cirros server running ``user_data``, in ``groups`` (made first if ``backends``)."""
+    if BACKEND_GROUP in groups:
+        backend_group(cloud)
+    options = [arg for group in groups for arg in ("--security-group", group)]
     server: dict[str, Any] = cloud.openstack(
         "server", "create", "--image", "cirros", "--flavor", "m1.tiny", "--network", network,
-        "--availability-zone", f"{AZ[region]}:{host}", "--user-data", str(user_data), "--wait",
-        name, region=region)
+        "--availability-zone", f"{AZ[region]}:{host}", "--user-data", str(user_data),
+        *options, "--wait", name, region=region)
     assert server["status"] == "ACTIVE", server
     return server
 

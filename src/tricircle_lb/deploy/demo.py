@@ -48,6 +48,10 @@ PY
 exec python3 /tmp/demo-web-$(hostname).py
 """
 SUBNETS = {"subnet1": "10.0.10.0/24", "subnet2": "10.0.20.0/24"}
+# The backends' group, as a user makes it: `openstack security group create web`,
+# `security group rule create --protocol tcp --dst-port 80 web`, `--protocol icmp web`.
+WEB_GROUP = "web"
+WEB_RULES: tuple[tuple[str, int | None], ...] = (("tcp", 80), ("icmp", None))
 WARMUP_TIMEOUT = 120.0
 KILL_AFTER = 3.0
 
@@ -136,6 +140,10 @@ def _core(topology: Topology, apis: Apis, view: DemoView, result: DemoResult) ->
     lb1 = res.start_loadbalancer(lb, "lb1", subnet1["id"])
     nets = {"net1": net1["id"], "net2": net2["id"]}
     servers: dict[str, dict[str, Any]] = {}
+    with view.step(f"security group {WEB_GROUP}: HTTP (tcp 80) and ping in, for the backends"):
+        # The backends' `default` group lets in only its own members; the amphorae
+        # reach the backends' web servers through this one.
+        res.ensure_security_group(apis.central, WEB_GROUP, WEB_RULES)
     with view.step("backend1, backend2 (" + one.name + ", net1), backend3 (" + two.name +
                    ", net1), backend4 (" + two.name + ", net2)"):
         for b in BACKENDS:
@@ -144,7 +152,7 @@ def _core(topology: Topology, apis: Apis, view: DemoView, result: DemoResult) ->
             zone = f"{region.availability_zone}:{hosts[b.host % len(hosts)]}"
             api = apis.region(region.name)
             servers[b.name] = res.start_server(api.compute, api.image, b.name, nets[b.network],
-                                               zone, WEB_SERVER)
+                                               zone, WEB_SERVER, (WEB_GROUP,))
         for b in BACKENDS:
             servers[b.name] = res.wait_server(
                 apis.region(topology.regions[b.region].name).compute, servers[b.name])
@@ -279,4 +287,5 @@ def cleanup(dep: Deployment) -> list[str]:
         done += demo_ha.delete_ha_flavor(lb)
         for name in ("net1", "net2"):
             done += res.delete_network(apis.central, name)
+        done += res.delete_security_group(apis.central, WEB_GROUP)
     return done

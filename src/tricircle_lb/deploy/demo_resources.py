@@ -55,6 +55,39 @@ def delete_network(api: Api, name: str) -> list[str]:
     return done
 
 
+def ensure_security_group(api: Api, name: str,
+                          ingress: tuple[tuple[str, int | None], ...]) -> dict[str, Any]:
+    """Group ``name`` with (at least) an IPv4 ingress rule from anywhere per
+    ``(protocol, port)`` (``None``: every port), as ``openstack security group create``
+    and ``security group rule create --protocol P --dst-port N`` make them."""
+    group = one(api, "/v2.0/security-groups", "security_groups", name)
+    if group is None:
+        group = api.call("POST", "/v2.0/security-groups", {"security_group": {
+            "name": name, "description": MARK}})["security_group"]
+    have = {(r.get("protocol"), r.get("port_range_min"))
+            for r in group.get("security_group_rules") or []
+            if r.get("direction") == "ingress" and r.get("ethertype") == "IPv4"}
+    for protocol, port in ingress:
+        if (protocol, port) not in have:
+            api.call("POST", "/v2.0/security-group-rules", {"security_group_rule": {
+                "security_group_id": group["id"], "direction": "ingress",
+                "ethertype": "IPv4", "protocol": protocol, "port_range_min": port,
+                "port_range_max": port}})
+    return group
+
+
+def delete_security_group(api: Api, name: str) -> list[str]:
+    """Delete the demo's group ``name``, retried while deleted servers still hold ports."""
+    done = []
+    for group in named(api, "/v2.0/security-groups", "security_groups", name):
+        if group.get("description") != MARK:
+            continue
+        wait_for(partial(_try_delete, api, f"/v2.0/security-groups/{group['id']}"),
+                 DELETE_TIMEOUT, f"delete security group {name}", interval=1.0)
+        done.append(f"deleted security group {name}")
+    return done
+
+
 def _try_delete(api: Api, path: str) -> bool | None:
     """True once ``path`` is deleted; None while the API refuses because it is in use."""
     try:
@@ -75,9 +108,10 @@ def _gone(api: Api, path: str) -> bool | None:
 # -- compute -----------------------------------------------------------------
 
 def start_server(compute: Api, image: Api, name: str, network_id: str, zone: str,
-                 user_data: str) -> dict[str, Any]:
+                 user_data: str, security_groups: tuple[str, ...] = ()) -> dict[str, Any]:
     """Server ``name`` on ``network_id`` in availability zone ``zone`` (``az:host`` pins
-    the host), booting or reused; one in ERROR is deleted and booted again."""
+    the host) in ``security_groups`` (names; none: ``default``), booting or reused; one
+    in ERROR is deleted and booted again."""
     found = _server(compute, name)
     if found is not None and found["status"] == "ERROR":
         _delete_server(compute, found["id"])
@@ -91,7 +125,9 @@ def start_server(compute: Api, image: Api, name: str, network_id: str, zone: str
         "name": name, "imageRef": images[0]["id"], "flavorRef": "1",
         "networks": [{"uuid": network_id}], "availability_zone": zone,
         "metadata": {"created_by": MARK},
-        "user_data": base64.b64encode(user_data.encode()).decode()}})["server"]
+        "user_data": base64.b64encode(user_data.encode()).decode(),
+        **({"security_groups": [{"name": g} for g in security_groups]}
+           if security_groups else {})}})["server"]
     return made
 
 

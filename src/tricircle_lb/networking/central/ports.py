@@ -25,6 +25,8 @@ from tricircle_lb.networking.models import (
     Subnet,
 )
 
+_SHADOWED = ("security_groups", "allowed_address_pairs", "port_security_enabled")
+
 
 class PortOps(CentralBase):
     def create_port(self, ctx: Context, req: schemas.PortCreate) -> Body:
@@ -159,7 +161,10 @@ class PortOps(CentralBase):
                 bump(row)
                 self.mirrors.notify(session, "port", row.id, row.project_id)
                 after = (row.binding_host_id, row.mac_address, dict(row.binding_profile or {}))
-                if before != after or changes.get("fixed_ips") is not None:
+                # Shadow ports carry what the other regions' firewalls need too: the
+                # addresses and groups of remote-group rules.
+                if before != after or changes.get("fixed_ips") is not None or any(
+                        k in changes for k in _SHADOWED):
                     self.mirrors.notify_shadows(session, row.network_id, row.project_id)
                 session.flush()
                 session.refresh(row)
