@@ -38,8 +38,8 @@ POLICY_TEXT = "Policy does not allow this request to be performed."
 
 
 def not_found(kind: str, object_id: str) -> NotFound:
-    """``<Kind> <id> could not be found.`` (kind as Octavia prints it: "Load Balancer")."""
-    return NotFound(f"{kind} {object_id} could not be found.")
+    """``<Kind> <id> not found.`` (kind as Octavia prints it: "Load Balancer")."""
+    return NotFound(f"{kind} {object_id} not found.")
 
 
 def immutable(lb_id: str) -> Conflict:
@@ -55,11 +55,12 @@ def forbidden() -> Forbidden:
 
 
 def from_network(exc: NetworkError, what: str = "") -> ApiError:
-    """A networking failure as the API reports it: a missing ``what`` is the
-    caller's mistake (400), a refusal keeps networking's words (400),
+    """A networking failure as the API reports it: a missing ``what`` ("Subnet
+    <id>") is the caller's mistake (400 ``Subnet <id> not found.``, Octavia's
+    ``InvalidSubresource``), a refusal keeps networking's words (400),
     anything else is a 503."""
     if isinstance(exc, NetworkNotFound):
-        return invalid_option(f"{what} could not be found." if what else str(exc))
+        return BadRequest(f"{what} not found." if what else str(exc))
     if isinstance(exc, NetworkRefused):
         return BadRequest(str(exc))
     return ServiceUnavailable(f"The networking service is unavailable: {exc}")

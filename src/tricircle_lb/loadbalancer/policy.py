@@ -6,8 +6,9 @@
 - ``reader`` (or ``load-balancer_observer``): read in its own project;
 - anyone else: 403 with Octavia's text.
 
-Objects of another project are not found (404) rather than forbidden, so a
-caller learns nothing about ids outside its project.
+As in Octavia, an object of another project is loaded and then refused with
+this 403 (its ``project_id`` is the policy's target), and so is a listing
+filtered by another project's ``project_id``; a missing object is a 404.
 """
 
 from __future__ import annotations

@@ -319,8 +319,9 @@ def test_requested_ip_errors(cloud: Cloud) -> None:
             before, "InvalidIpForSubnet")
     refused(cloud, create([{"ip_address": "192.168.1.1"}]), 400, before, "InvalidIpForNetwork")
     refused(cloud, create([{"ip_address": "not-an-ip"}]), 400, before, "InvalidInput")
-    refused(cloud, create([{"subnet_id": "6c9d6a56-5a07-4f7c-9b4a-0b8a1c1c0000"}]), 400,
-            before)
+    # Neutron looks the subnet up first: one that does not exist is not found.
+    refused(cloud, create([{"subnet_id": "6c9d6a56-5a07-4f7c-9b4a-0b8a1c1c0000"}]), 404,
+            before, "SubnetNotFound")
     # The same address twice in one request.
     refused(cloud, create([{"ip_address": "10.0.0.20"}, {"ip_address": "10.0.0.20"}]), 409,
             before, "IpAddressAlreadyAllocated")

@@ -289,7 +289,9 @@ def test_list_filters_fields_update_and_delete(lb_cloud: LbCloud) -> None:
     # Another project sees none of them.
     other = lb_cloud.client("RegionOne", "alt-token")
     assert ok(other.get(f"{NEUTRON}/loadbalancers"))["loadbalancers"] == []
-    assert error(other.get(f"{NEUTRON}/loadbalancers/{one['id']}"), 404)["type"] == "NotFound"
+    # Octavia's rules decide (decision 071): another project's object is its 403.
+    assert error(other.get(f"{NEUTRON}/loadbalancers/{one['id']}"), 403)["type"] == \
+        "NotAuthorized"
 
     lb_cloud.settle(one["id"])
     renamed = ok(r1.put(f"{NEUTRON}/loadbalancers/{one['id']}",
@@ -310,10 +312,10 @@ def test_octavias_errors_become_neutron_errors(lb_cloud: LbCloud) -> None:
     r1 = lb_cloud.client("RegionOne")
     err = error(r1.get(f"{NEUTRON}/loadbalancers/{missing}"), 404)
     assert err["type"] == "NotFound"
-    assert err["message"] == f"Load Balancer {missing} could not be found."
+    assert err["message"] == f"Load Balancer {missing} not found."
     err = error(r1.post(f"{NEUTRON}/loadbalancers", json={"loadbalancer": {
         "vip_subnet_id": missing}}), 400)
-    assert err["message"] == f"Validation failure: Subnet {missing} could not be found."
+    assert err["message"] == f"Subnet {missing} not found."
     err = error(r1.post(f"{NEUTRON}/loadbalancers", json={"loadbalancer": {
         "vip_subnet_id": missing, "bogus": 1}}), 400)
     assert err == {"type": "HTTPBadRequest", "message": "Unrecognized attribute(s) 'bogus'",

@@ -42,6 +42,10 @@ def build_router() -> APIRouter:
     @router.get("/limits")
     def limits(request: Request, ctx: Context = Depends(caller)) -> Json:
         project = policy.project_of(ctx)
+        if "tenant_id" in request.query_params:
+            # As Nova: another project's limits (any ``tenant_id``) are an admin's.
+            policy.enforce_admin(ctx, "os_compute_api:limits:other_project")
+            project = request.query_params["tenant_id"]
         with request.app.state.db.read() as session:
             allowed = quotas.limits(session, project)
             used = quotas.usage(session, project)

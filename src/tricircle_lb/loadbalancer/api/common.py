@@ -14,8 +14,10 @@ Request bodies
   that reach HAProxy.
 
 Look-ups and state
-- ``get_scoped(session, Model, id, ctx, "Pool")``: the object, or 404
-  ``Pool <id> could not be found.`` (other projects' objects too).
+- ``get_scoped(session, Model, id, ctx, "Pool")``: the object; 404 ``Pool <id> not
+  found.`` if there is none, 403 (Octavia's policy text) if it is another project's.
+- ``authorize_list(ctx, request)``: READ, and 403 for ``?project_id=`` of another
+  project (Octavia's ``_auth_get_all``).
 - ``ensure_mutable(lb)``: 409 ``Load Balancer <id> is immutable …`` while PENDING_*.
 - ``child_changed(session, svc, lb, obj, ProvisioningStatus.PENDING_UPDATE)``:
   marks the child and the LB, and hands off (``controller/handoff.apply``).
@@ -54,7 +56,7 @@ from tricircle_lb.loadbalancer import models, quotas
 from tricircle_lb.loadbalancer.config import LoadBalancerConfig
 from tricircle_lb.loadbalancer.controller import handoff
 from tricircle_lb.loadbalancer.drivers.network import NetworkDriver
-from tricircle_lb.loadbalancer.errors import immutable, not_found
+from tricircle_lb.loadbalancer.errors import forbidden, immutable, not_found
 from tricircle_lb.loadbalancer.policy import Action, enforce, owning_project, sees_all_projects
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "ServicesDep",
     "Tags",
     "authorize",
+    "authorize_list",
     "check_quota",
     "child_changed",
     "ensure_mutable",
@@ -111,6 +114,15 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 def authorize(ctx: Context, action: Action) -> None:
     enforce(ctx, action)
+
+
+def authorize_list(ctx: Context, request: Request) -> None:
+    """May the caller list: READ, and a ``project_id`` filter naming another project
+    only for those who see every project (else 403, as Octavia's ``_auth_get_all``)."""
+    enforce(ctx, Action.READ)
+    wanted = request.query_params.get("project_id")
+    if wanted is not None and wanted != ctx.project_id and not sees_all_projects(ctx):
+        raise forbidden()
 
 
 # -- request bodies ---------------------------------------------------------
@@ -160,12 +172,15 @@ def scoped_select(model: type[T], ctx: Context) -> Select[Any]:
 
 def get_scoped(session: Session, model: type[T], object_id: str, ctx: Context,
                kind: str) -> T:
-    """The object if the caller may see it, else 404 in Octavia's words."""
+    """The object, as Octavia finds it: 404 in Octavia's words if there is none;
+    403 with Octavia's policy text if it is another project's (Octavia loads the
+    object, then enforces its policy with the object's ``project_id``)."""
     obj: Any = session.get(model, object_id)
     if (obj is None
-            or getattr(obj, "provisioning_status", None) == models.ProvisioningStatus.DELETED
-            or (not sees_all_projects(ctx) and obj.project_id != ctx.project_id)):
+            or getattr(obj, "provisioning_status", None) == models.ProvisioningStatus.DELETED):
         raise not_found(kind, object_id)
+    if not sees_all_projects(ctx) and obj.project_id != ctx.project_id:
+        raise forbidden()
     found: T = obj
     return found
 

@@ -28,6 +28,7 @@ from tricircle_lb.loadbalancer.api.common import (
     ServicesDep,
     Tags,
     authorize,
+    authorize_list,
     check_quota,
     child_changed,
     ensure_mutable,
@@ -180,7 +181,7 @@ _STATE = ("type", "delay", "timeout", "max_retries", "max_retries_down", "http_m
 
 @router.get("/v2/lbaas/healthmonitors", name="list_healthmonitors")
 def list_monitors(request: Request, ctx: CallerDep, svc: ServicesDep) -> Body:
-    authorize(ctx, Action.READ)
+    authorize_list(ctx, request)
     with svc.db.read() as session:
         monitors = session.scalars(scoped_select(models.HealthMonitor, ctx))
         return list_response(request, "healthmonitors", [monitor_view(m) for m in monitors])

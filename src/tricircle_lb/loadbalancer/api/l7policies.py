@@ -32,6 +32,7 @@ from tricircle_lb.loadbalancer.api.common import (
     ServicesDep,
     Tags,
     authorize,
+    authorize_list,
     check_quota,
     child_changed,
     ensure_mutable,
@@ -41,7 +42,7 @@ from tricircle_lb.loadbalancer.api.common import (
     show,
     timestamps,
 )
-from tricircle_lb.loadbalancer.errors import invalid_option
+from tricircle_lb.loadbalancer.errors import invalid_option, not_found
 
 router = APIRouter()
 Status = models.ProvisioningStatus
@@ -147,9 +148,12 @@ def _check_pool(session: Session, ctx: Context, listener: models.Listener,
                 pool_id: str | None) -> None:
     if pool_id is None:
         return
-    pool = get_scoped(session, models.Pool, pool_id, ctx, "Pool")
-    if pool.loadbalancer_id != listener.loadbalancer_id:
-        raise invalid_option(f"Pool {pool.id} is not on the listener's load balancer.")
+    # As Octavia's repository checks it: a pool of the listener's load balancer (and
+    # so of its project), else 404 — another project's pool is not named as such.
+    pool = session.get(models.Pool, pool_id)
+    if (pool is None or pool.loadbalancer_id != listener.loadbalancer_id
+            or pool.provisioning_status in (Status.PENDING_DELETE, Status.DELETED)):
+        raise not_found("Pool", pool_id)
     _pool_checks.check_listener_protocol(listener.protocol, pool.protocol)
 
 
@@ -174,7 +178,7 @@ def renumber_without(listener: models.Listener, leaving: models.L7Policy) -> Non
 
 @router.get("/v2/lbaas/l7policies", name="list_l7policies")
 def list_policies(request: Request, ctx: CallerDep, svc: ServicesDep) -> Body:
-    authorize(ctx, Action.READ)
+    authorize_list(ctx, request)
     with svc.db.read() as session:
         policies = session.scalars(scoped_select(models.L7Policy, ctx))
         return list_response(request, "l7policies", [policy_view(p) for p in policies])

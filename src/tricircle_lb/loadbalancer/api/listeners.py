@@ -26,6 +26,7 @@ from tricircle_lb.loadbalancer.api.common import (
     ServicesDep,
     Tags,
     authorize,
+    authorize_list,
     check_quota,
     child_changed,
     ensure_mutable,
@@ -124,7 +125,7 @@ def view(listener: Listener) -> dict[str, Any]:
 
 @router.get("")
 def list_listeners(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.READ)
+    authorize_list(ctx, request)
     with svc.db.read() as session:
         rows = session.scalars(scoped_select(Listener, ctx)).all()
         return list_response(request, "listeners", [view(listener) for listener in rows])

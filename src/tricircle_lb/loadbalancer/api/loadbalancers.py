@@ -34,6 +34,7 @@ from tricircle_lb.loadbalancer.api.common import (
     ServicesDep,
     Tags,
     authorize,
+    authorize_list,
     check_quota,
     ensure_mutable,
     get_scoped,
@@ -109,7 +110,7 @@ def view(lb: LoadBalancer) -> dict[str, Any]:
 
 @router.get("")
 def list_loadbalancers(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.READ)
+    authorize_list(ctx, request)
     with svc.db.read() as session:
         rows = session.scalars(scoped_select(LoadBalancer, ctx)).all()
         return list_response(request, "loadbalancers", [view(lb) for lb in rows])

@@ -31,6 +31,7 @@ from tricircle_lb.loadbalancer.api.common import (
     ServicesDep,
     Tags,
     authorize,
+    authorize_list,
     check_quota,
     child_changed,
     ensure_mutable,
@@ -129,7 +130,7 @@ def pool_view(session: Session, pool: models.Pool) -> Body:
 
 @router.get("/v2/lbaas/pools", name="list_pools")
 def list_pools(request: Request, ctx: CallerDep, svc: ServicesDep) -> Body:
-    authorize(ctx, Action.READ)
+    authorize_list(ctx, request)
     with svc.db.read() as session:
         pools = session.scalars(scoped_select(models.Pool, ctx)).all()
         return list_response(request, "pools", [pool_view(session, p) for p in pools])

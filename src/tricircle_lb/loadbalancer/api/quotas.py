@@ -23,6 +23,7 @@ from tricircle_lb.loadbalancer.api.common import (
     RequestBody,
     ServicesDep,
     authorize,
+    authorize_list,
     list_response,
 )
 from tricircle_lb.loadbalancer.errors import forbidden
@@ -65,7 +66,7 @@ def _may_read(ctx: Context, project_id: str) -> None:
 
 
 def list_quotas(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.READ)
+    authorize_list(ctx, request)
     with svc.db.read() as session:
         query = select(Quota.project_id)
         if not sees_all_projects(ctx):

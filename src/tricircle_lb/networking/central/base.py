@@ -14,7 +14,7 @@ from tricircle_lb.db import Database
 from tricircle_lb.networking import policy
 from tricircle_lb.networking.config import NetworkingConfig
 from tricircle_lb.networking.errors import not_found
-from tricircle_lb.networking.models import NetBase, Network, Quota, StandardAttrs
+from tricircle_lb.networking.models import NetBase, Network, Quota, StandardAttrs, Subnet
 
 if TYPE_CHECKING:
     from tricircle_lb.networking.central.mirrors import MirrorSync
@@ -64,6 +64,17 @@ class CentralBase:
 
     def _network(self, session: Session, ctx: Context, network_id: str) -> Network:
         return self._visible(session, ctx, Network, network_id, "network")
+
+    def _subnet(self, session: Session, ctx: Context, subnet_id: str) -> Subnet:
+        """The subnet if the caller may see it (its own, or on a shared network), else 404."""
+        row = session.get(Subnet, subnet_id)
+        if row is None:
+            raise not_found("subnet", subnet_id)
+        net = session.get(Network, row.network_id)
+        shared = bool(net and net.shared)
+        if not policy.can_see(ctx, row.project_id, shared):
+            raise not_found("subnet", subnet_id)
+        return row
 
     def _check_quota(self, session: Session, project_id: str, resource: str,
                      model: type[NetBase], adding: int = 1) -> None:

@@ -66,7 +66,7 @@ class PortOps(CentralBase):
                 session.flush()
                 wanted = [f.model_dump() for f in req.fixed_ips] \
                     if req.fixed_ips is not None else None
-                self._assign_ips(session, row, net, wanted)
+                self._assign_ips(session, ctx, row, net, wanted)
                 if row.binding_host_id:
                     self.mirrors.notify_shadows(session, net.id, net.project_id)
                 session.flush()
@@ -102,12 +102,20 @@ class PortOps(CentralBase):
                 raise not_found("security_group", sg_id)
         return list(dict.fromkeys(wanted))
 
-    def _assign_ips(self, session: Session, port: Port, net: Network,
+    def _assign_ips(self, session: Session, ctx: Context, port: Port, net: Network,
                     wanted: list[dict[str, str | None]] | None) -> None:
         """Addresses for ``port``: those asked for, or (``wanted`` None) one per IP
-        version from the first subnet of that version with a free address."""
+        version from the first subnet of that version with a free address.
+
+        A ``subnet_id`` the caller cannot see is not found (404), as in Neutron;
+        one it sees on another network is invalid input (400)."""
         subnets = list(session.scalars(select(Subnet).where(Subnet.network_id == net.id)
                                        .order_by(Subnet.created_at)))
+        on_network = {s.id for s in subnets}
+        for item in wanted or ():
+            subnet_id = item.get("subnet_id")
+            if subnet_id and subnet_id not in on_network:
+                self._subnet(session, ctx, subnet_id)
         if wanted is None:
             versions = sorted({s.ip_version for s in subnets})
             picks: list[Callable[[], tuple[Subnet, str]]] = [
@@ -223,7 +231,7 @@ class PortOps(CentralBase):
             for allocation in list(row.fixed_ips):
                 session.delete(allocation)
             session.flush()
-            self._assign_ips(session, row, net, list(changes["fixed_ips"]))  # type: ignore[call-overload]
+            self._assign_ips(session, ctx, row, net, list(changes["fixed_ips"]))  # type: ignore[call-overload]
 
     def delete_port(self, ctx: Context, port_id: str) -> None:
         policy.enforce_write(ctx, "delete_port")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
 from tricircle_lb.common.context import Context
 from tricircle_lb.networking import ipam, policy, schemas, views
 from tricircle_lb.networking.central.base import Body, CentralBase, bump, new_id
-from tricircle_lb.networking.errors import in_use, invalid, not_found
+from tricircle_lb.networking.errors import in_use, invalid
 from tricircle_lb.networking.models import IPAllocation, Network, Subnet
 
 
@@ -49,16 +48,6 @@ class SubnetOps(CentralBase):
             # their `network show` lists it as central's does.
             self.mirrors.notify(session, "network", net.id, net.project_id)
             return views.subnet(row)
-
-    def _subnet(self, session: Session, ctx: Context, subnet_id: str) -> Subnet:
-        row = session.get(Subnet, subnet_id)
-        if row is None:
-            raise not_found("subnet", subnet_id)
-        net = session.get(Network, row.network_id)
-        shared = bool(net and net.shared)
-        if not policy.can_see(ctx, row.project_id, shared):
-            raise not_found("subnet", subnet_id)
-        return row
 
     def get_subnet(self, ctx: Context, subnet_id: str) -> Body:
         with self.db.read() as session:

@@ -78,10 +78,10 @@ def test_profile_and_flavor_crud(lb_cloud: LbCloud) -> None:
 
     assert admin.delete(f"{FLAVORS}/{fl['id']}").status_code == 204
     assert fault(admin.get(f"{FLAVORS}/{fl['id']}"), 404) == (
-        f"Flavor {fl['id']} could not be found.")
+        f"Flavor {fl['id']} not found.")
     assert admin.delete(f"{FPS}/{fp['id']}").status_code == 204
     assert fault(admin.delete(f"{FPS}/{fp['id']}"), 404) == (
-        f"Flavor profile {fp['id']} could not be found.")
+        f"Flavor profile {fp['id']} not found.")
 
 
 def test_rbac(lb_cloud: LbCloud) -> None:

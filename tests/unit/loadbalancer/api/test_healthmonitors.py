@@ -51,7 +51,7 @@ def test_http_defaults_one_per_pool_update_delete(lb: Lb) -> None:
                     "equal to the delay.")
     assert lb.api.delete(path).status_code == 204
     lb.settle()
-    assert fault(lb.api.get(path), 404) == f"Health Monitor {hm['id']} could not be found."
+    assert fault(lb.api.get(path), 404) == f"Health Monitor {hm['id']} not found."
 
 
 def test_tcp_and_ping_take_no_http_fields(lb: Lb) -> None:
@@ -99,7 +99,7 @@ BAD_MONITORS: list[tuple[Body, str]] = [
     ({"domain_name": "bad name\n", "http_version": 1.1}, "is not a valid host name"),
     ({"http_version": 2.0}, "http_version 2.0 is not one of 1.0, 1.1."),
     ({"name": "hm\n1"}, "name"),
-    ({"pool_id": "6f1d3a0e-0000-4000-8000-000000000000"}, "could not be found"),
+    ({"pool_id": "6f1d3a0e-0000-4000-8000-000000000000"}, "not found"),
 ]
 
 

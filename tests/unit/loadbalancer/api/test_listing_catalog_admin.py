@@ -100,7 +100,7 @@ def test_providers_flavors_and_zones(lb_cloud: LbCloud) -> None:
     providers = ok(demo.get("/v2/lbaas/providers"))["providers"]
     assert [p["name"] for p in providers] == ["amphora"]
     assert ok(demo.get("/v2/lbaas/flavors"))["flavors"] == []
-    assert fault(demo.get("/v2/lbaas/flavors/f1"), 404) == "Flavor f1 could not be found."
+    assert fault(demo.get("/v2/lbaas/flavors/f1"), 404) == "Flavor f1 not found."
     fault(demo.get("/v2/lbaas/flavorprofiles"), 403)
     assert ok(lb_cloud.lb().get("/v2/lbaas/flavorprofiles"))["flavorprofiles"] == []
     caps = ok(lb_cloud.lb().get("/v2/lbaas/providers/amphora/flavor_capabilities"))
@@ -149,7 +149,7 @@ def test_amphora_admin_api(lb_cloud: LbCloud, lbs: list[Body]) -> None:
             listed["lb_network_ip"]) == (amp_id, lbs[0]["id"], "ALLOCATED", "STANDALONE",
                                          "192.168.0.5")
     assert ok(admin.get(f"/v2/octavia/amphorae/{amp_id}"))["amphora"]["id"] == amp_id
-    assert fault(admin.get("/v2/octavia/amphorae/x"), 404) == "Amphora x could not be found."
+    assert fault(admin.get("/v2/octavia/amphorae/x"), 404) == "Amphora x not found."
     assert ok(admin.get(f"/v2/octavia/amphorae/{amp_id}/stats"))["amphora_stats"] == []
     assert admin.put(f"/v2/octavia/amphorae/{amp_id}/config").status_code == 202
     assert lb_cloud.jobs()[-1] == ("loadbalancer_apply", lbs[0]["id"])
