@@ -4,6 +4,8 @@
 #   install_os_packages   apt packages (skipped when all are installed)
 #   install_python_env    .venv with the project pinned by constraints.txt
 #                         (skipped when pyproject.toml and constraints.txt are unchanged)
+#   build_guest_images    the instances' root filesystems (cirros, amphora) under
+#                         .venv/share/tricircle-lb/images (skipped when built)
 #   start_postgres        start the local PostgreSQL cluster and export
 #                         TRICIRCLE_LB_TEST_POSTGRES_URL for the postgres tests
 #
@@ -20,6 +22,7 @@ APT_PACKAGES=(
     haproxy keepalived iproute2 iputils-ping procps nftables
     nginx-light wrk curl ca-certificates
     postgresql
+    busybox wget
 )
 
 log() {
@@ -67,6 +70,12 @@ install_python_env() {
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
         -c "$REPO_ROOT/constraints.txt" -e "$REPO_ROOT[test]"
     echo "$want" > "$stamp"
+}
+
+build_guest_images() {
+    # An instance's root filesystem: a small /etc, the host's /usr read-only, and
+    # BusyBox for the CirrOS tools /usr lacks (guest/image.py, decision 063).
+    "$VENV/bin/python" -m tricircle_lb.guest.image | while read -r line; do log "$line"; done
 }
 
 start_postgres() {

@@ -288,7 +288,9 @@ def test_an_amphora_instance_runs_the_agent_and_restarts_it(tmp_path: Path) -> N
         return False
 
     try:
-        runtime.start(instance_id, "amphora-1", instance.user_data)
+        runtime.start(instance_id, "amphora-1", instance.user_data, instance.limits,
+                      instance.service)
+        assert instance.service
         assert eventually(answers, timeout=20), runtime.console(instance_id)
         agents = [p for p in sh("ip", "netns", "pids", ns).split()
                   if b"amphora.agent" in Path(f"/proc/{p}/cmdline").read_bytes()]

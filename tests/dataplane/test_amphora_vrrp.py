@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from dataplane_testing import eventually, sh
 
+from tricircle_lb.agent.instances import AMPHORA_CAPABILITIES
 from tricircle_lb.dataplane import teardown_all
 from tricircle_lb.dataplane.netns_socket import socket_in
 from tricircle_lb.loadbalancer.amphora import Listener, LoadBalancerConfig, Member, Pool
@@ -61,8 +62,11 @@ class Pair:
         conf.write_text(f"[amphora_agent]\namphora_id = {amp}\n"
                         f"heartbeat_key = {KEY.decode()}\nplug_timeout = 10\n")
         with (self.tmp / f"{amp}-agent.log").open("ab") as log:
+            # With the bounding set the runtime gives an amphora (decision 063).
             self.agents[amp] = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns(amp), sys.executable, "-m",
+                ["ip", "netns", "exec", self.ns(amp), "setpriv", "--inh-caps=-all",
+                 "--bounding-set=-all," + ",".join(
+                     f"+{c.lower()}" for c in AMPHORA_CAPABILITIES), sys.executable, "-m",
                  "tricircle_lb.loadbalancer.amphora.agent", "--config", str(conf),
                  "--state-dir", str(self.tmp / amp)], stdout=log, stderr=subprocess.STDOUT)
 

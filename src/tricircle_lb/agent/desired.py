@@ -22,6 +22,7 @@ from tricircle_lb.agent.instances import amphora_boot
 from tricircle_lb.compute.catalog import image_id_of
 from tricircle_lb.dataplane.interface import FdbEntry, Neighbour
 from tricircle_lb.dataplane.names import bridge_name, tap_name, vlan_name, vxlan_name
+from tricircle_lb.guest.cgroups import Limits
 
 LOG = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -92,6 +93,9 @@ class Instance:
     # MACs of the ports compute attached to it (its ``addresses``): the only ports
     # the agent plugs into it, whatever device_id another project writes on a port.
     macs: frozenset[str] = frozenset()
+    # Its flavor's RAM and vCPUs (the server's ``flavor`` since microversion 2.47).
+    limits: Limits | None = None
+    service: bool = False  # an amphora: the operator's service guest
 
     @property
     def ports_bound(self) -> bool:
@@ -146,7 +150,8 @@ def _instance(body: Body, amphora_image: str | None) -> Instance:
             LOG.warning("server %s: user_data is not base64", body.get("id"))
     image = body.get("image")
     image_id = str(image["id"]) if isinstance(image, dict) and image.get("id") else None
-    if amphora_image is not None and image_id == amphora_image:
+    service = amphora_image is not None and image_id == amphora_image
+    if service:
         # The amphora image carries the agent; its user-data is the agent's config.
         user_data = amphora_boot(user_data)
     fault = body.get("fault")
@@ -163,7 +168,18 @@ def _instance(body: Body, amphora_image: str | None) -> Instance:
         task_state=body.get("OS-EXT-STS:task_state"),
         image_id=image_id,
         macs=macs,
+        limits=_limits(body.get("flavor")),
+        service=service,
     )
+
+
+def _limits(flavor: object) -> Limits | None:
+    if not isinstance(flavor, dict):
+        return None
+    try:
+        return Limits(memory_mb=int(flavor["ram"]), vcpus=int(flavor["vcpus"]))
+    except (KeyError, TypeError, ValueError):
+        return None  # before 2.47 the flavor is only a link
 
 
 def _addresses(port: Body, subnets: dict[str, Body]) -> tuple[tuple[str, ...], str | None]:

@@ -1,33 +1,43 @@
-"""Instances as namespaces: the host's "hypervisor" (implements ``runtime_api.InstanceRuntime``).
+"""Instances as confined guests: the host's "hypervisor" (``runtime_api.InstanceRuntime``).
 
-An instance is a network namespace ``tcl-i-<12 hex of its id>`` with its own
-UTS (hostname), mount and PID namespaces inside it::
+An instance is a network namespace ``tcl-i-<12 hex of its id>`` (the agent
+plugs its ports into it) in which :mod:`.guest` builds the guest: for a
+tenant, a user namespace whose root is an unprivileged id range of the host,
+its own root filesystem (an overlay over the image, the host's ``/usr``
+read-only), PID, UTS, IPC and mount namespaces, and cgroups limiting it to its
+flavor's RAM and vCPUs; an amphora (a service guest) stays root of the host
+but gets a root filesystem of its own and a bounded set of capabilities
+(decision 063)::
 
-    ip netns exec tcl-i-… unshare --pid --uts --mount --fork --mount-proc --kill-child \\
-        sh -c '<init>' init <hostname> <user-data file>
+    python -m tricircle_lb.guest.launcher <state>/instances/<host>/<id>/guest.json
 
-The init script sets the hostname, prints a few boot lines (as cirros' console
-does), runs the user-data (a ``#!`` script with its interpreter, anything
-else with ``sh``) and then sleeps as PID 1 of the instance. It runs in a
-session of its own, so the agent may die (even ``kill -9``) without taking its
-instances along; stdout and stderr are appended to the console log. An
+PID 1 runs the init script: it sets the hostname, prints a few boot lines (as
+cirros' console does), runs the user-data (a ``#!`` script with its
+interpreter, anything else with ``sh``) and then sleeps. The launcher runs in
+a session of its own, so the agent may die (even ``kill -9``) without taking
+its instances along; stdout and stderr are appended to the console log. An
 instance of the amphora image runs :func:`amphora_boot` instead of its
 user-data, which is then the amphora agent's configuration.
 
-State lives only in the kernel and under ``<state_dir>/instances/<id>/``
-(``pid``, ``netns``: the identity of the namespace it was started in,
-``console.log``, ``user-data``): a new runtime object on the same
-directory finds everything, which is what makes every method idempotent
-across agent restarts. :meth:`NamespaceRuntime.remove` kills the instance's
-PID namespace by killing its ``unshare`` (``--kill-child`` takes PID 1, and
-with it every process of the namespace), then anything still in the network
-namespace (``ip netns pids``), then deletes the namespace and the files.
+State lives only in the kernel and under ``<state_dir>/instances/<host>/<id>/``
+(``pid``: the launcher's; ``init-pid``: the guest's PID 1 seen from the host;
+``netns``: the identity of the namespace it was started in; ``uid-base``:
+its id range; ``console.log``, ``user-data``, ``guest.json``; ``disk/``: the
+overlay's writable layer, kept across restarts as a VM keeps its disk): a new
+runtime object on the same directory finds everything, which is what makes
+every method idempotent across agent restarts. :meth:`NamespaceRuntime.remove`
+kills the launcher (every process of the guest dies with it: parent-death
+signals down to PID 1, whose death ends the PID namespace), then anything
+still in the network namespace, then deletes the namespace, the cgroups and
+the files.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import re
@@ -40,11 +50,31 @@ import threading
 import time
 from pathlib import Path
 
+import tricircle_lb
 from tricircle_lb.dataplane.netns_socket import namespace_identity
+from tricircle_lb.guest import cgroups
+from tricircle_lb.guest.cgroups import CGROUP_ROOT, Limits
+from tricircle_lb.guest.image import AMPHORA, CIRROS, HOST_BINDS, image_root
+from tricircle_lb.guest.launcher import GuestSpec
 
 LOG = logging.getLogger(__name__)
 
 KILL_WAIT = 5.0
+BOOT_WAIT = 10.0  # until the launcher reports the guest's PID 1
+
+# Tenant guests' id ranges: 65536 ids each, from FIRST_GUEST_ID on, one slot per
+# instance (derived from its id, the next free one on a collision).
+FIRST_GUEST_ID = 0x1000_0000
+GUEST_IDS = 65536
+GUEST_SLOTS = 4096
+
+# What an amphora's HAProxy, keepalived and agent need: the VIP and routes
+# (NET_ADMIN), GARP and VRRP (NET_RAW), ports below 1024, HAProxy's maxconn
+# (SYS_RESOURCE: file limits), signals to what they started, and root's
+# ordinary file handling. No SYS_ADMIN (mounts, namespaces), SYS_MODULE,
+# SYS_PTRACE, MKNOD.
+AMPHORA_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID",
+                        "NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW", "SYS_RESOURCE"]
 
 # PID 1 of the instance. $1: hostname, $2: user-data file (may be absent).
 INIT = r"""
@@ -65,14 +95,13 @@ exec sleep infinity
 
 # What the amphora image runs (as Octavia's image runs its agent from
 # systemd): the amphora agent with the config drive's amphora-agent.conf,
-# restarted when it exits. The amphora mounts its own /run (a tmpfs of its
-# private mount namespace, gone with it): the key-bearing configuration and
-# HAProxy's files live there, and HAProxy's stats socket path stays short
-# (unix socket paths are limited to 107 bytes). The log stays beside the
-# user-data, in the instance's folder, for whoever debugs it.
+# restarted when it exits. The guest's /run is a tmpfs of its own (gone with
+# it): the key-bearing configuration and HAProxy's files live there, and
+# HAProxy's stats socket path stays short (unix socket paths are limited to
+# 107 bytes). The log stays beside the user-data, on the guest's disk
+# (``disk/upper/var/lib/cloud/`` in the instance's folder), for whoever debugs it.
 AMPHORA_BOOT = r"""#!/bin/sh
 log="$(dirname "$0")/amphora-agent.log"
-mount -t tmpfs -o mode=0755,size=16m amphora-run /run || exit 1
 umask 077
 mkdir -p /run/amphora
 echo '{config}' | base64 -d > /run/amphora/amphora-agent.conf
@@ -108,11 +137,17 @@ def sanitize_hostname(name: str, fallback: str) -> str:
 
 
 class NamespaceRuntime:
-    def __init__(self, state_dir: Path, host: str, prefix: str = "tcl-") -> None:
-        """``prefix``: the deployment's namespace prefix (instances are ``<prefix>i-…``)."""
+    def __init__(self, state_dir: Path, host: str, prefix: str = "tcl-",
+                 images: Path | None = None, cgroup_root: Path = CGROUP_ROOT) -> None:
+        """``prefix``: the deployment's namespace prefix (instances are ``<prefix>i-…``,
+        their cgroups ``tricircle-lb/<prefix>/…``); ``images``: where the images'
+        root filesystems are (built on first use; default under the venv)."""
+        self.prefix = prefix
         self.ns_prefix = f"{prefix}i-"
         self.state_dir = Path(state_dir)
         self.host = host
+        self.images = images
+        self.cgroup_root = cgroup_root
         # One folder per host: hosts of the embedded deployment share this
         # machine, and an agent must only ever see (and remove) its own instances.
         self.root = instances_dir(self.state_dir, host)
@@ -193,7 +228,16 @@ class NamespaceRuntime:
         pid = self._pid(instance_id)
         return pid is not None and self._alive_in_namespace(pid, self.namespace(instance_id))
 
-    def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
+    def init_pid(self, instance_id: str) -> int | None:
+        """The guest's PID 1 as the host sees it (for ``nsenter``), if it runs."""
+        try:
+            pid = int((self._dir(instance_id) / "init-pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _state(pid) not in ("Z", "") else None
+
+    def start(self, instance_id: str, hostname: str, user_data: bytes | None,
+              limits: Limits | None = None, service: bool = False) -> None:
         with self._lock:
             if self.is_running(instance_id):
                 return
@@ -206,31 +250,73 @@ class NamespaceRuntime:
                 data_file.chmod(0o700)
             else:
                 data_file.unlink(missing_ok=True)
-            name = sanitize_hostname(hostname, ns)
+            spec = self._spec(instance_id, ns, sanitize_hostname(hostname, ns),
+                              limits or Limits(), service)
+            spec_file = folder / "guest.json"
+            spec.dump(spec_file)
+            (folder / "init-pid").unlink(missing_ok=True)
             console = folder / "console.log"
             with console.open("ab") as log:
                 log.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] starting instance "
                           f"{instance_id} on {self.host} (netns {ns})\n".encode())
                 log.flush()
                 child = subprocess.Popen(
-                    ["ip", "netns", "exec", ns, "unshare", "--pid", "--uts", "--mount",
-                     "--fork", "--mount-proc", "--kill-child", "sh", "-c", INIT, "init",
-                     name, str(data_file)],
+                    [sys.executable, "-m", "tricircle_lb.guest.launcher", str(spec_file)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True, close_fds=True, cwd="/")
             self._children[instance_id] = child
             (folder / "pid").write_text(f"{child.pid}\n")
-            # ``ip netns exec`` enters the namespace just after it starts.
-            deadline = time.monotonic() + KILL_WAIT
-            while not self._alive_in_namespace(child.pid, ns) and child.poll() is None \
+            # The launcher reports PID 1 once the guest is built.
+            deadline = time.monotonic() + BOOT_WAIT
+            while self.init_pid(instance_id) is None and child.poll() is None \
                     and time.monotonic() < deadline:
                 time.sleep(0.01)
             (folder / "netns").write_text(f"{self._netns_identity(ns)}\n")
+            if self.init_pid(instance_id) is None:
+                tail = self.console(instance_id).strip().splitlines()[-1:]
+                raise InstanceError(f"the guest did not boot: {' '.join(tail) or 'no output'}")
             LOG.info("instance %s started in %s (pid %d)", instance_id, ns, child.pid)
+
+    def _spec(self, instance_id: str, ns: str, hostname: str, limits: Limits,
+              service: bool) -> GuestSpec:
+        folder = self._dir(instance_id)
+        directories = cgroups.create(self.prefix, instance_id, limits, self.cgroup_root)
+        image = image_root(AMPHORA if service else CIRROS, self.images)
+        return GuestSpec(
+            instance_id=instance_id, netns=ns, hostname=hostname, folder=str(folder),
+            image=str(image), init=INIT, user_data=str(folder / "user-data"),
+            uid_base=None if service else self._uid_base(instance_id), uid_count=GUEST_IDS,
+            cgroups=[str(d) for d in directories],
+            binds=[*HOST_BINDS, *(_python_environment() if service else [])],
+            capabilities=AMPHORA_CAPABILITIES if service else [],
+            # The amphora agent is this agent's code, wherever it was imported from.
+            env={"PYTHONPATH": str(_project_code())} if service else {})
+
+    def _uid_base(self, instance_id: str) -> int:
+        """The instance's id range: kept in ``uid-base``; a new one is derived from its
+        id, and moved to the next slot no instance of this state directory holds."""
+        record = self._dir(instance_id) / "uid-base"
+        with contextlib.suppress(OSError, ValueError):
+            return int(record.read_text().strip())
+        lock_file = self.state_dir / "instances" / ".uid-ranges.lock"
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with lock_file.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # agents of the embedded hosts share the dir
+            used = set()
+            for other in (self.state_dir / "instances").glob("*/*/uid-base"):
+                with contextlib.suppress(OSError, ValueError):
+                    used.add(int(other.read_text().strip()))
+            slot = int(hashlib.sha256(instance_id.encode()).hexdigest(), 16) % GUEST_SLOTS
+            for step in range(GUEST_SLOTS):
+                base = FIRST_GUEST_ID + ((slot + step) % GUEST_SLOTS) * GUEST_IDS
+                if base not in used:
+                    record.write_text(f"{base}\n")
+                    return base
+        raise InstanceError("no free id range for a guest")
 
     def _kill_orphan(self, instance_id: str) -> None:
         """Kill an earlier start still running outside the instance's namespace (its
-        namespace was deleted and made anew); ``--kill-child`` ends its PID namespace."""
+        namespace was deleted and made anew); the guest dies with its launcher."""
         pid = self._pid(instance_id)
         if pid is None or _state(pid) in ("Z", ""):
             return
@@ -238,8 +324,8 @@ class NamespaceRuntime:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return
-        # Ours only if it runs this instance's init (a reused pid runs something else).
-        if str(self._dir(instance_id) / "user-data").encode() in cmdline:
+        # Ours only if it runs this instance's guest (a reused pid runs something else).
+        if str(self._dir(instance_id) / "guest.json").encode() in cmdline:
             LOG.warning("instance %s: killing its processes left in a lost namespace (pid %d)",
                         instance_id, pid)
             _kill(pid)
@@ -264,6 +350,7 @@ class NamespaceRuntime:
             if pid is not None and self._netns_exists(ns) \
                     and self._alive_in_namespace(pid, ns):
                 _kill(pid)
+            self._kill_orphan(instance_id)  # a guest whose namespace was lost
             if self._netns_exists(ns):
                 self._kill_namespace_processes(ns)
                 result = _ip("netns", "delete", ns, check=False)
@@ -274,7 +361,11 @@ class NamespaceRuntime:
                 try:
                     child.wait(timeout=KILL_WAIT)
                 except subprocess.TimeoutExpired:
-                    LOG.warning("instance %s: its unshare did not exit", instance_id)
+                    LOG.warning("instance %s: its launcher did not exit", instance_id)
+            try:
+                cgroups.remove(cgroups.paths(self.prefix, instance_id, self.cgroup_root))
+            except cgroups.CgroupError as exc:
+                raise InstanceError(str(exc)) from exc
             shutil.rmtree(self._dir(instance_id), ignore_errors=True)
             LOG.info("instance %s removed", instance_id)
 
@@ -289,6 +380,22 @@ class NamespaceRuntime:
             for pid in pids:
                 _kill(pid)
             time.sleep(0.05)
+
+
+def _project_code() -> Path:
+    """The directory ``tricircle_lb`` is imported from (``src`` of an editable install)."""
+    return Path(tricircle_lb.__file__).resolve().parent.parent
+
+
+def _python_environment() -> list[str]:
+    """What an amphora needs to run the amphora agent: this Python environment, its
+    base interpreter and the project's code (an editable install lives outside)."""
+    found: list[str] = []
+    for path in (Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+                 _project_code()):
+        if str(path) != "/usr" and not any(path.is_relative_to(p) for p in map(Path, found)):
+            found.append(str(path))
+    return found
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

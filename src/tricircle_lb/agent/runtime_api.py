@@ -1,7 +1,8 @@
 """What the agent needs from the instance runtime (``agent/instances.py``).
 
 An instance is a network namespace ``tcl-i-<first 12 hex of its id>`` on
-its host, with its own hostname and process tree, running its user-data.
+its host, in which a confined guest runs its user-data (its own user, mount,
+PID, UTS and IPC namespaces, root filesystem and cgroups; decision 063).
 The agent plugs the instance's ports into that namespace, then calls
 :meth:`InstanceRuntime.start`.
 
@@ -13,6 +14,8 @@ was restarted or killed; the runtime finds its state from what exists
 from __future__ import annotations
 
 from typing import Protocol
+
+from tricircle_lb.guest.cgroups import Limits
 
 
 class InstanceRuntime(Protocol):
@@ -31,14 +34,18 @@ class InstanceRuntime(Protocol):
         lost it, as a rebooted hypervisor loses its guests): start it again."""
         ...
 
-    def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
+    def start(self, instance_id: str, hostname: str, user_data: bytes | None,
+              limits: Limits | None = None, service: bool = False) -> None:
         """Start the instance's processes (after its ports are plugged); no-op if running.
         Processes of an earlier start left in a namespace that is no longer the
-        instance's are killed first."""
+        instance's are killed first. ``limits``: its flavor's (``None``: none);
+        ``service``: an operator's service guest (an amphora: root of the host with
+        the capabilities HAProxy and keepalived need) rather than a tenant's
+        unprivileged one."""
         ...
 
     def remove(self, instance_id: str) -> None:
-        """Kill its processes, delete its namespace and files."""
+        """Kill its processes, delete its namespace, cgroups and files."""
         ...
 
     def known(self) -> list[str]:

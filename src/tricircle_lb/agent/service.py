@@ -166,7 +166,7 @@ class Agent:
         if not running and inst.status in ("BUILD", "ACTIVE") and inst.id not in self._started:
             try:
                 runtime.ensure_namespace(inst.id)
-                runtime.start(inst.id, inst.name, inst.user_data)
+                runtime.start(inst.id, inst.name, inst.user_data, inst.limits, inst.service)
                 running = runtime.is_running(inst.id)
             except Exception as exc:
                 LOG.warning("starting instance %s failed: %s", inst.id, exc)

@@ -2,7 +2,9 @@
 
 ``down`` calls :func:`cleanup` after every process is stopped: the data
 plane's namespaces (named with the deployment's prefix, ``tcl-`` by default;
-interfaces live inside them and go with them) and any process left in them. Each step must be
+interfaces live inside them and go with them) and any process left in them
+(an instance's mounts live in its own mount namespaces and go with its
+processes), then the instances' cgroups (``tricircle-lb/<prefix>``). Each step must be
 idempotent and tolerate objects that are already gone, because ``down`` is
 safe to run twice and after a crash.
 """
@@ -34,8 +36,15 @@ def remove_namespaces(topology: Topology) -> list[str]:
     return removed
 
 
+def remove_cgroups(topology: Topology) -> list[str]:
+    """The instances' cgroups (empty once their processes are gone)."""
+    from tricircle_lb.guest.cgroups import remove_deployment
+
+    return remove_deployment(topology.prefix)
+
+
 # Each step returns a human-readable line per object removed.
-STEPS: list[Step] = [remove_namespaces]
+STEPS: list[Step] = [remove_namespaces, remove_cgroups]
 
 
 def cleanup(topology: Topology) -> list[str]:

@@ -11,11 +11,11 @@ command.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tricircle_lb.agent.instances import instances_dir
@@ -183,18 +183,15 @@ def server_command(topology: Topology, secrets: Secrets, region: str, server: st
             raise ExecError(f"{len(found)} servers named {server!r} in {region}")
         server_id = found[0]["id"]
         host = found[0].get("OS-EXT-SRV-ATTR:host") or ""
-    pid_file = instances_dir(topology.state_dir, host) / server_id / "pid"
+    init_file = instances_dir(topology.state_dir, host) / server_id / "init-pid"
     try:
-        pid = _instance_init(int(pid_file.read_text().split()[0]))
+        pid = int(init_file.read_text().split()[0])
+        guest_user = os.stat(f"/proc/{pid}/ns/user").st_ino
     except (OSError, ValueError, IndexError):
         namespace = instance_namespace(topology.prefix, server_id)
         return ["ip", "netns", "exec", namespace, *command]
-    return ["nsenter", "--target", str(pid), "--net", "--uts", "--pid", "--mount",
-            *command]
-
-
-def _instance_init(unshare_pid: int) -> int:
-    """PID 1 of an instance: the child of the ``unshare`` the runtime started (unshare
-    itself stays in the host's PID namespace; its child is the first in the new one)."""
-    children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children").read_text().split()
-    return int(children[0])
+    # A tenant's guest has a user namespace of its own: the command runs as its
+    # (unprivileged) root, as a login in the guest would.
+    user = ["--user"] if guest_user != os.stat("/proc/self/ns/user").st_ino else []
+    return ["nsenter", "--target", str(pid), *user, "--net", "--uts", "--ipc", "--pid",
+            "--mount", *command]

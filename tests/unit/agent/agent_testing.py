@@ -18,6 +18,7 @@ from typing import Any
 from tricircle_lb.agent.api import ApiUnavailable
 from tricircle_lb.agent.config import AgentConfig
 from tricircle_lb.dataplane.fake import FakeDataplane
+from tricircle_lb.guest.cgroups import Limits
 
 Body = dict[str, Any]
 HOST = "RegionOne-host1"
@@ -179,6 +180,7 @@ class FakeRuntime:
         self.removed: list[str] = []
         self.fail_start = fail_start
         self.started_in: dict[str, object] = {}
+        self.booted_as: dict[str, tuple[Limits | None, bool]] = {}  # id -> (limits, service)
         self._ids: dict[str, str] = {}
 
     def namespace(self, instance_id: str) -> str:
@@ -202,9 +204,11 @@ class FakeRuntime:
         return instance_id in self.started_in and (
             self.started_in[instance_id] != self._identity(instance_id))
 
-    def start(self, instance_id: str, hostname: str, user_data: bytes | None) -> None:
+    def start(self, instance_id: str, hostname: str, user_data: bytes | None,
+              limits: Limits | None = None, service: bool = False) -> None:
         if self.fail_start:
             raise RuntimeError("no such image command")
+        self.booted_as[instance_id] = (limits, service)
         self.started.append(instance_id)
         self.running.add(instance_id)
         self.started_in[instance_id] = self._identity(instance_id)
