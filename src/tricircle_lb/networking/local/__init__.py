@@ -10,6 +10,7 @@ refused (``network not located in current region``).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -173,6 +174,13 @@ class LocalPlugin:
             with self.db.write() as session:
                 mirror_store.remove(session, resource_type, resource_id)
             return "deleted"
+        if resource_type == "port":
+            # A group given to the port at central (the load-balancer service's VIP
+            # group) is mirrored with it, as on a first look-up: the host agents
+            # read the rules of their ports' groups here.
+            for sg_id in body.get("security_groups") or []:
+                with contextlib.suppress(NotFound):
+                    self._ensure("security_group", sg_id)
         with self.db.write() as session:
             mirror_store.UPSERT[resource_type](session, body)
         if resource_type == "network":
