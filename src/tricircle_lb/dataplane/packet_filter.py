@@ -61,8 +61,8 @@ class NftPacketFilter:
             message = done.stderr.strip()
             if ns and "Cannot open network namespace" in message:
                 raise NamespaceNotFound(ns)
-            raise PacketFilterError(f"{argv[-2] if stdin else ' '.join(argv[-4:])}: "
-                                    f"{message[:2000]}")
+            command = argv[4:] if ns else argv
+            raise PacketFilterError(f"{' '.join(command)[:200]}: {message[:2000]}")
         return done.stdout
 
     def digests(self, ns: str) -> dict[tuple[str, str], str]:
