@@ -1,4 +1,5 @@
-"""Issue 10, nothing stuck: a load balancer whose delete cannot finish ends ERROR, not
+"""Issue 10 for real: an amphora's heartbeats verify under its own key (decision 076),
+and nothing stuck: a load balancer whose delete cannot finish ends ERROR, not
 PENDING_DELETE, and can be deleted once the cause is gone.
 
 The delete flow removes the amphora's ports and the VIP port at central networking
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -88,22 +90,44 @@ def _status(cloud: Cloud, name: str) -> str | None:
     return str(json.loads(shown.stdout)["provisioning_status"])
 
 
-@pytest.fixture()
-def vip_subnet(cloud: Cloud) -> Iterator[dict[str, Any]]:
+def _heartbeats(cloud: Cloud) -> dict[str, float]:
+    """RegionOne's health manager's heartbeat counters by outcome (Prometheus)."""
+    text = httpx.get(f"http://127.0.0.1:{cloud.ports['loadbalancer-RegionOne']}/metrics",
+                     timeout=10).text
+    return {m[1]: float(m[2]) for m in re.finditer(
+        r'^tricircle_health_heartbeats_total\{outcome="(\w+)"\} (\S+)$', text, re.M)}
+
+
+@pytest.fixture(scope="module")
+def stuck_lb(cloud: Cloud) -> Iterator[dict[str, Any]]:
+    """lb-stuck (SINGLE) on a network of its own."""
     cloud.openstack("network", "create", "stuck-net", region=CENTRAL)
     subnet = cloud.openstack("subnet", "create", "--network", "stuck-net", "--subnet-range",
                              "10.0.40.0/24", "stuck-subnet", region=CENTRAL)
-    yield subnet
+    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-stuck", "--vip-subnet-id",
+                         subnet["id"], "--wait")
+    assert lb["provisioning_status"] == "ACTIVE"
+    yield lb
     cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb-stuck")
     wait_for(lambda: _central_up(cloud), 60, what="central networking up")
     cloud.openstack_raw("network", "delete", "stuck-net", region=CENTRAL)
 
 
+def test_an_amphoras_heartbeats_verify_under_its_own_key(
+        cloud: Cloud, stuck_lb: dict[str, Any]) -> None:
+    """The amphora was built with a key of its own: its agent answered the controller
+    (the load balancer is ACTIVE) and the health manager accepts its heartbeats; none
+    of the region's heartbeats is refused meanwhile."""
+    before = _heartbeats(cloud)
+    time.sleep(3)  # three heartbeats of each amphora
+    after = _heartbeats(cloud)
+    assert after["accepted"] >= before.get("accepted", 0) + 2, (before, after)
+    assert after.get("invalid", 0) == before.get("invalid", 0), (before, after)
+
+
 def test_a_delete_that_cannot_finish_ends_error_and_can_be_deleted_again(
-        cloud: Cloud, vip_subnet: dict[str, Any]) -> None:
-    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-stuck", "--vip-subnet-id",
-                         vip_subnet["id"], "--wait")
-    assert lb["provisioning_status"] == "ACTIVE"
+        cloud: Cloud, stuck_lb: dict[str, Any]) -> None:
+    lb = stuck_lb
     [amp] = amphorae(cloud, lb["id"])
     seen: list[str] = []
 
