@@ -56,28 +56,36 @@ BACKENDS = {
 BACKEND_GROUP = "backends"
 
 
+def own_group(cloud: Cloud, name: str, project: str = "admin") -> str | None:
+    """The id of ``project``'s own group ``name``. By id, not by name: an admin sees
+    every project's groups, and the CLI refuses a name that several of them share
+    (every project has a ``default``)."""
+    mine = cloud.openstack("token", "issue", project=project)["project_id"]
+    found = cloud.openstack("security", "group", "list", project=project,
+                            region="CentralRegion")
+    return next((str(g["ID"]) for g in found if g["Name"] == name and g["Project"] == mine),
+                None)
+
+
 def backend_group(cloud: Cloud, project: str = "admin") -> str:
     """``backends`` (HTTP 80 and ICMP in from anywhere), made once per session as a user
     would: ``security group create``, ``security group rule create``."""
-    found = cloud.openstack("security", "group", "list", project=project,
-                            region="CentralRegion")
-    for group in found:
-        if group["Name"] == BACKEND_GROUP:
-            return str(group["ID"])
+    found = own_group(cloud, BACKEND_GROUP, project)
+    if found is not None:
+        return found
     made = cloud.openstack("security", "group", "create", BACKEND_GROUP, project=project,
                            region="CentralRegion")
     for rule in (("--protocol", "tcp", "--dst-port", "80"), ("--protocol", "icmp")):
         cloud.openstack("security", "group", "rule", "create", "--ingress", *rule,
-                        BACKEND_GROUP, project=project, region="CentralRegion")
+                        str(made["id"]), project=project, region="CentralRegion")
     return str(made["id"])
 
 
 def boot(cloud: Cloud, name: str, network: str, region: str, host: str,
          user_data: Path, groups: tuple[str, ...] = (BACKEND_GROUP,)) -> dict[str, Any]:
     """A cirros server running ``user_data``, in ``groups`` (made first if ``backends``)."""
-    if BACKEND_GROUP in groups:
-        backend_group(cloud)
-    options = [arg for group in groups for arg in ("--security-group", group)]
+    ids = [backend_group(cloud) if group == BACKEND_GROUP else group for group in groups]
+    options = [arg for group in ids for arg in ("--security-group", group)]
     server: dict[str, Any] = cloud.openstack(
         "server", "create", "--image", "cirros", "--flavor", "m1.tiny", "--network", network,
         "--availability-zone", f"{AZ[region]}:{host}", "--user-data", str(user_data),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lb_support import BACKEND_GROUP, backend_group
+from lb_support import backend_group, own_group
 
 from tests_support import Cloud, wait_for
 
@@ -40,10 +40,11 @@ def boot(cloud: Cloud, name: str, network: str, region: str, host: str,
          user_data: Path | None = None, project: str = "admin") -> dict[str, Any]:
     az = {"RegionOne": "az1", "RegionTwo": "az2"}[region]
     # `default` too: these servers also talk to each other (and to nova-vm's port).
-    backend_group(cloud, project)
+    backends = backend_group(cloud, project)
+    default = own_group(cloud, "default", project) or "default"
     args = ["server", "create", "--image", "cirros", "--flavor", "m1.tiny",
             "--network", network, "--availability-zone", f"{az}:{host}", "--wait",
-            "--security-group", "default", "--security-group", BACKEND_GROUP]
+            "--security-group", default, "--security-group", backends]
     if user_data is not None:
         args += ["--user-data", str(user_data)]
     server: dict[str, Any] = cloud.openstack(*args, name, project=project, region=region)
