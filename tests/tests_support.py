@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ BIN = Path(sys.executable).parent
 TRICIRCLE_LB = str(BIN / "tricircle-lb")
 OPENSTACK = str(BIN / "openstack")
 UP_TIMEOUT = 300
+DOWN_TIMEOUT = 300
 # The load-balancer controllers' retries in test deployments (topology [loadbalancer]).
 LB_JOB_ATTEMPTS, LB_JOB_BACKOFF_MAX = 8, 2
 
@@ -252,9 +254,41 @@ def start_cloud(root: Path, regions: int = 2) -> Cloud:
 
 
 def stop_cloud(cloud: Cloud) -> None:
-    with contextlib.suppress(Exception):
-        cloud.cli("down", "--purge", check=False, timeout=120)
-    GUARD.discard(cloud)
+    """``down --purge`` the deployment; if that fails or leaves any of its namespaces,
+    say what ``down`` printed (a warning in pytest's summary) and sweep them here, so a
+    broken ``down`` shows in the test log and never leaks into the machine."""
+    prefix = cloud.prefix
+    try:
+        result = cloud.cli("down", "--purge", check=False, timeout=DOWN_TIMEOUT)
+        said = f"exit {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    except Exception as exc:  # a timeout or a crash: sweep regardless
+        said = repr(exc)
+    finally:
+        GUARD.discard(cloud)
+    left = [n for n in _namespaces() if n.startswith(prefix)]
+    if not prefix.startswith("tcl-t"):  # never a test's own prefix: sweep nothing
+        return
+    if left or "exit 0:" not in said:
+        warnings.warn(f"down --purge of {cloud.state_dir} left {len(left)} namespaces "
+                      f"{left[:5]} ({said[-2000:]}); sweeping {prefix}", stacklevel=2)
+        _sweep(prefix)
+
+
+def _namespaces() -> list[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                            check=False).stdout
+    return [line.split()[0] for line in listed.splitlines() if line.strip()]
+
+
+def _sweep(prefix: str) -> None:
+    """What ``down`` removes outside the state directory, for one test prefix."""
+    from tricircle_lb.dataplane.teardown import teardown_all
+    from tricircle_lb.deploy.claims import CLAIMS_DIR
+    from tricircle_lb.guest.cgroups import remove_deployment
+
+    teardown_all(prefix)
+    remove_deployment(prefix)
+    (CLAIMS_DIR / prefix).unlink(missing_ok=True)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5,
