@@ -22,6 +22,8 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -106,6 +108,9 @@ class LoadBalancer(_Resource, LbBase):
     # False when the user brought the VIP port (vip_port_id): deleting the load
     # balancer must then leave the port alone (Octavia's ``octavia_owned``).
     vip_port_owned: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Octavia's extra VIPs: [{"subnet_id": …, "ip_address": …, "port_id"…}] (decision 081).
+    additional_vips: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'"))
     provider: Mapped[str] = mapped_column(String(64), default="amphora")
     flavor_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -142,6 +147,23 @@ class Listener(_Resource, LbBase):
     timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
     insert_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     allowed_cidrs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # TLS termination (TERMINATED_HTTPS, or PROMETHEUS with a certificate), Octavia's
+    # API names. The API fills tls_versions, tls_ciphers and alpn_protocols with
+    # Octavia's defaults on TLS listeners; NULL on the others.
+    default_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sni_container_refs: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'"))
+    client_authentication: Mapped[str] = mapped_column(
+        String(16), default="NONE", server_default="NONE")
+    client_ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    client_crl_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tls_versions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    alpn_protocols: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    hsts_max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hsts_include_subdomains: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false())
+    hsts_preload: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
     default_pool: Mapped[Pool | None] = relationship(
@@ -161,6 +183,15 @@ class Pool(_Resource, LbBase):
     lb_algorithm: Mapped[str] = mapped_column(String(32))
     # {type, cookie_name, persistence_timeout, persistence_granularity}
     session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Re-encryption to members, Octavia's API names (defaults filled by the API when
+    # tls_enabled, as Octavia does).
+    tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    crl_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tls_versions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    alpn_protocols: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
     # Octavia's view field: the listeners whose default pool this is.
