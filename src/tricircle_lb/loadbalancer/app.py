@@ -20,6 +20,7 @@ from tricircle_lb.loadbalancer import background, errors
 from tricircle_lb.loadbalancer.api import build_router
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
 from tricircle_lb.loadbalancer.drivers.network import NeutronNetworkDriver
+from tricircle_lb.loadbalancer.logs.config import LogOffloadConfig
 from tricircle_lb.loadbalancer.models import Job
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,6 +60,7 @@ def create_app(config_file: Path) -> FastAPI:
     app.state.queue = JobQueue(Job, jobs_cfg)
     app.state.config = cfg
     app.state.hm_config = hm_cfg
+    app.state.log_config = LogOffloadConfig.from_parser(parser, server.log_file)
     app.state.session = session
     app.state.network = NeutronNetworkDriver(session, cfg.region_name, cfg.central_region_name)
     app.include_router(build_router())

@@ -5,7 +5,8 @@ threads of one service). ``app.py`` starts it in the application's lifespan.
 The health manager listens where Octavia's does: on the health-manager
 port's address (``o-hm0``) inside the controller host's namespace, so
 heartbeats really cross the management network. Until that port exists
-(the deployment's bootstrap makes it) the listener keeps looking.
+(the deployment's bootstrap makes it) the listener keeps looking. The
+amphorae's offloaded logs arrive at the same address (``[amphora_logs] port``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient
 from tricircle_lb.loadbalancer.drivers.compute import NovaComputeDriver
 from tricircle_lb.loadbalancer.drivers.network import NetworkDriver, NetworkError
 from tricircle_lb.loadbalancer.health.manager import HealthManager
+from tricircle_lb.loadbalancer.logs.config import LogOffloadConfig
+from tricircle_lb.loadbalancer.logs.files import LogFiles
+from tricircle_lb.loadbalancer.logs.receiver import LogReceiver, senders_from
 from tricircle_lb.loadbalancer.models import Amphora, LoadBalancer, ProvisioningStatus
 
 LOG = logging.getLogger(__name__)
@@ -67,6 +71,14 @@ def start(state: Any) -> Callable[[], None]:
         threading.Thread(target=manager.run_checks, args=(stop,), name="lb-health-checks",
                          daemon=True),
     ]
+    logs: LogOffloadConfig = state.log_config
+    files = LogFiles(logs.directory, logs.max_bytes, logs.backup_count) if (
+        logs.enabled and logs.directory is not None) else None
+    if files is not None:
+        receiver = LogReceiver(files, senders_from(state.db))
+        threads.append(threading.Thread(
+            target=_listen_on, args=(state, logs.port, receiver.serve, lambda: None, stop),
+            name="lb-log-receiver", daemon=True))
     for thread in threads:
         thread.start()
 
@@ -75,6 +87,8 @@ def start(state: Any) -> Callable[[], None]:
         worker.stop(timeout=10)
         for thread in threads:
             thread.join(timeout=5)
+        if files is not None:
+            files.close()
     return shutdown
 
 
@@ -124,48 +138,58 @@ def request_restore(state: Any, amphora_id: str) -> bool:
 
 
 def _listen(state: Any, manager: HealthManager, stop: threading.Event) -> None:
+    _listen_on(state, state.hm_config.bind_port, manager.serve, manager.deaf, stop)
+
+
+Serve = Callable[[socket.socket, threading.Event, Callable[[], bool]], None]
+
+
+def _listen_on(state: Any, port: int, serve: Serve, deaf: Callable[[], None],
+               stop: threading.Event) -> None:
+    """Bind ``port`` on the health-manager port's address and ``serve`` it, binding
+    again whenever the controller host's namespace is made anew (``deaf`` is told
+    that nothing was heard meanwhile)."""
     cfg: LoadBalancerConfig = state.config
     lost = False
     while not stop.is_set():
         where = namespace_identity(cfg.controller_namespace)
         try:
-            sock = _bind(state.network, cfg, state.hm_config)
+            sock = _bind(state.network, cfg, port)
         except (NetworkError, DataplaneError, OSError) as exc:
-            LOG.info("health manager not listening yet: %s", exc)
+            LOG.info("not listening on port %d yet: %s", port, exc)
             stop.wait(RETRY if not lost else RETRY / 4)
             continue
         if lost:
-            manager.deaf()  # it heard nothing while its namespace was gone
+            deaf()  # nothing was heard while the namespace was gone
             lost = False
 
         def same_namespace(where: tuple[int, int] | None = where) -> bool:
             # A socket stays in the namespace it was made in: once the controller
-            # host's namespace is deleted and made anew, heartbeats arrive in the new
+            # host's namespace is deleted and made anew, datagrams arrive in the new
             # one and this socket hears nothing. Bind again there.
             if namespace_identity(cfg.controller_namespace) == where:
                 return True
-            LOG.warning("namespace %s was made anew: binding the health manager again",
-                        cfg.controller_namespace)
-            manager.deaf()
+            LOG.warning("namespace %s was made anew: binding port %d again",
+                        cfg.controller_namespace, port)
+            deaf()
             return False
 
         with sock:
-            manager.serve(sock, stop, same_namespace)
+            serve(sock, stop, same_namespace)
         lost = not stop.is_set()
 
 
-def _bind(network: NetworkDriver, cfg: LoadBalancerConfig,
-          hm: HealthManagerConfig) -> socket.socket:
+def _bind(network: NetworkDriver, cfg: LoadBalancerConfig, bind_port: int) -> socket.socket:
     port = network.find_port(cfg.health_manager_port_name)
     if port is None or not port.ip_address:
         raise NetworkError(f"no port {cfg.health_manager_port_name!r} yet")
     family = socket.AF_INET6 if ":" in port.ip_address else socket.AF_INET
     sock = socket_in(cfg.controller_namespace, family, socket.SOCK_DGRAM)
     try:
-        sock.bind((port.ip_address, hm.bind_port))
+        sock.bind((port.ip_address, bind_port))
     except OSError:
         sock.close()
         raise
-    LOG.info("health manager listening on %s:%d in %s", port.ip_address, hm.bind_port,
+    LOG.info("listening on %s:%d (UDP) in %s", port.ip_address, bind_port,
              cfg.controller_namespace or "the service's namespace")
     return sock
