@@ -76,7 +76,7 @@ def _with(path: list[Any], value: Any) -> dict[str, Any]:
     (["listeners", 0, "bind"], "x", "config.listeners[0]: unknown key(s) bind"),
     (["listeners", 0, "protocol_port"], "80", "protocol_port: must be an integer"),
     (["listeners", 0, "protocol_port"], True, "protocol_port: must be an integer"),
-    (["listeners", 0, "protocol"], "UDP", "protocol: must be one of HTTP, HTTPS, TCP"),
+    (["listeners", 0, "protocol"], "QUIC", "protocol: must be one of HTTP, HTTPS, TCP"),
     (["pools", 0, "members", 0, "backup"], 1, "backup: must be a boolean"),
     (["pools", 0, "members", 0, "address"], None, "address: must be a string"),
     (["pools", 0, "members"], {"m1": {}}, "members: must be an array"),

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Protocol = Literal["HTTP", "HTTPS", "TCP"]
+Protocol = Literal["HTTP", "HTTPS", "TCP", "UDP"]  # UDP: nginx, not HAProxy (udp_config)
 Algorithm = Literal["ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP"]
 PersistenceType = Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"]
-MonitorType = Literal["HTTP", "HTTPS", "TCP", "PING"]
+MonitorType = Literal["HTTP", "HTTPS", "TCP", "PING", "UDP-CONNECT"]
 PolicyAction = Literal["REDIRECT_TO_URL", "REDIRECT_TO_POOL", "REJECT"]
 RuleType = Literal["PATH", "HOST_NAME", "HEADER", "COOKIE", "FILE_TYPE"]
 CompareType = Literal["EQUAL_TO", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "REGEX"]
@@ -46,6 +46,8 @@ class Member:
 class SessionPersistence:
     type: PersistenceType
     cookie_name: str | None = None  # APP_COOKIE only
+    persistence_timeout: int | None = None  # UDP pools: seconds
+    persistence_granularity: str | None = None  # UDP pools: a netmask, as 255.255.255.0
 
 
 @dataclass(frozen=True)

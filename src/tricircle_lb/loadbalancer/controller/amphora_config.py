@@ -78,7 +78,9 @@ def _pool(p: Pool) -> model.Pool:
     if p.session_persistence:
         persistence = model.SessionPersistence(
             type=p.session_persistence["type"],
-            cookie_name=p.session_persistence.get("cookie_name"))
+            cookie_name=p.session_persistence.get("cookie_name"),
+            persistence_timeout=p.session_persistence.get("persistence_timeout"),
+            persistence_granularity=p.session_persistence.get("persistence_granularity"))
     hm = p.healthmonitor
     return model.Pool(
         id=p.id, protocol=p.protocol,  # type: ignore[arg-type]  # validated by the API

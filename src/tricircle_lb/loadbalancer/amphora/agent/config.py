@@ -39,6 +39,7 @@ class AmphoraAgentConfig:
     heartbeat_interval: float = 1.0
     haproxy_binary: str = "/usr/sbin/haproxy"
     keepalived_binary: str = "/usr/sbin/keepalived"
+    nginx_binary: str = "/usr/sbin/nginx"  # UDP listeners (decision 087)
     # Several amphorae share one machine's open-files budget: this bounds the
     # descriptors one HAProxy may use (4500 gives a maxconn of about 2000).
     open_files_limit: int = 4500
@@ -74,6 +75,7 @@ class AmphoraAgentConfig:
             haproxy_binary=parser.get(SECTION, "haproxy_binary", fallback=cls.haproxy_binary),
             keepalived_binary=parser.get(SECTION, "keepalived_binary",
                                          fallback=cls.keepalived_binary),
+            nginx_binary=parser.get(SECTION, "nginx_binary", fallback=cls.nginx_binary),
             open_files_limit=get_int(parser, SECTION, "open_files_limit", cls.open_files_limit),
             plug_timeout=get_float(parser, SECTION, "plug_timeout", cls.plug_timeout),
         )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+from collections.abc import Callable, Mapping
 
 from tricircle_lb.loadbalancer.health import (
     Heartbeat,
     HeartbeatSender,
+    ListenerStatus,
+    PoolStatus,
     StatsParseError,
     build_message,
     read_stats,
@@ -24,8 +28,11 @@ class HeartbeatLoop:
     """
 
     def __init__(self, amphora_id: str, key: bytes, controllers: tuple[tuple[str, int], ...],
-                 stats_socket: str, interval: float) -> None:
+                 stats_socket: str, interval: float,
+                 udp: Callable[[], tuple[Mapping[str, ListenerStatus],
+                                         Mapping[str, PoolStatus]]] | None = None) -> None:
         self.amphora_id = amphora_id
+        self.udp = udp  # the UDP listeners' part (nginx's, decision 087)
         self.stats_socket = stats_socket
         self.interval = interval
         self.seq = 0
@@ -35,10 +42,15 @@ class HeartbeatLoop:
 
     def message(self) -> Heartbeat:
         try:
-            return build_message(self.amphora_id, self.seq, read_stats(self.stats_socket))
+            hb = build_message(self.amphora_id, self.seq, read_stats(self.stats_socket))
         except (OSError, StatsParseError) as exc:
             LOG.debug("no HAProxy statistics: %s", exc)
-            return Heartbeat(amphora_id=self.amphora_id, seq=self.seq)
+            hb = Heartbeat(amphora_id=self.amphora_id, seq=self.seq)
+        if self.udp is None:
+            return hb
+        listeners, pools = self.udp()
+        return dataclasses.replace(hb, listeners={**hb.listeners, **listeners},
+                                   pools={**hb.pools, **pools})
 
     def send_once(self) -> None:
         message = self.message()

@@ -22,6 +22,7 @@ from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy
 from tricircle_lb.loadbalancer.amphora.agent.heartbeats import HeartbeatLoop
 from tricircle_lb.loadbalancer.amphora.agent.keepalived import Keepalived
 from tricircle_lb.loadbalancer.amphora.agent.server import AmphoraApi, make_server
+from tricircle_lb.loadbalancer.amphora.agent.udp import UdpProxy
 
 LOG = logging.getLogger(__name__)
 
@@ -43,11 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     keepalived = Keepalived(config.keepalived_binary, args.state_dir, haproxy)
     if keepalived.configured:
         interfaces.allow_nonlocal_bind()  # a BACKUP's HAProxy binds the peer's VIP
+    udp = UdpProxy(config.nginx_binary, args.state_dir)
     haproxy.resume()
     keepalived.resume()
+    udp.resume()
     heartbeats = HeartbeatLoop(config.amphora_id, config.key, config.controller_ip_port_list,
-                               str(haproxy.stats_socket), config.heartbeat_interval)
-    server = make_server(AmphoraApi(config, haproxy, keepalived), config.bind_address,
+                               str(haproxy.stats_socket), config.heartbeat_interval,
+                               udp.report)
+    server = make_server(AmphoraApi(config, haproxy, keepalived, udp), config.bind_address,
                          config.agent_port)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -43,6 +43,8 @@ from tricircle_lb.loadbalancer.amphora.agent.keepalived import (
     KeepalivedFailed,
     VrrpConfig,
 )
+from tricircle_lb.loadbalancer.amphora.agent.udp import InvalidUdpConfig, UdpProxy, UdpProxyFailed
+from tricircle_lb.loadbalancer.amphora.udp_config import split
 
 LOG = logging.getLogger(__name__)
 
@@ -62,9 +64,11 @@ class AmphoraApi:
     """What the endpoints do, without HTTP."""
 
     def __init__(self, config: AmphoraAgentConfig, haproxy: HAProxy,
-                 keepalived: Keepalived | None = None) -> None:
+                 keepalived: Keepalived | None = None, udp: UdpProxy | None = None) -> None:
         self.config = config
         self.haproxy = haproxy
+        # UDP listeners are nginx's (decision 087).
+        self.udp = udp or UdpProxy(config.nginx_binary, haproxy.config_file.parent)
         self.keepalived = keepalived or Keepalived(
             config.keepalived_binary, haproxy.config_file.parent, haproxy)
         self._haproxy_version = haproxy.version()
@@ -109,15 +113,18 @@ class AmphoraApi:
         except codec.CodecError as exc:
             raise Refused(str(exc)) from None
         with self._changes:
+            tcp, udp = split(config)
             try:
-                self.haproxy.apply(config)
-            except InvalidConfig as exc:
+                self.haproxy.apply(tcp)
+                self.udp.apply(udp)
+            except (InvalidConfig, InvalidUdpConfig) as exc:
                 raise Refused(str(exc)) from None
         return {"listeners": [li.id for li in config.listeners]}
 
     def delete_config(self, _body: Body) -> Body:
         with self._changes:
             self.haproxy.stop()
+            self.udp.stop()
         return {}
 
     def put_vrrp(self, body: Body) -> Body:
@@ -232,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         except interfaces.InterfaceTimeout as exc:
             self._reply(504, {"error": str(exc)}, signature)
         except Exception as exc:
-            if not isinstance(exc, (HAProxyFailed, KeepalivedFailed)):
+            if not isinstance(exc, (HAProxyFailed, KeepalivedFailed, UdpProxyFailed)):
                 LOG.exception("%s %s failed", self.command, self.path)
             self._reply(500, {"error": f"{type(exc).__name__}: {exc}"}, signature)
 
