@@ -11,8 +11,13 @@ Shape of the output (as Octavia's amphora driver, with differences noted):
   ``expose-fd listeners`` so a reload hands the listening sockets over without
   dropping connections; ``option idle-close-on-response`` keeps the old
   worker from closing idle keep-alive connections under their clients.
-- one ``frontend <listener id>`` per listener; HTTP is ``mode http``, TCP and
-  HTTPS (pass-through, TLS is not terminated) are ``mode tcp``.
+- one ``frontend <listener id>`` per listener; HTTP, TERMINATED_HTTPS and
+  PROMETHEUS are ``mode http``, TCP and HTTPS (pass-through) are ``mode tcp``.
+  UDP and SCTP listeners are left out (nginx serves them beside HAProxy).
+  TLS termination, re-encryption to members and the X-SSL-* headers are
+  :mod:`.tls_config`'s; a PROMETHEUS listener is HAProxy's built-in exporter
+  (``http-request use-service prometheus-exporter``) on the listener's port.
+- PROXY/PROXYV2 pools: ``send-proxy``/``send-proxy-v2`` on every server.
 - one ``backend <pool id>:<listener id>`` per pool a listener uses (its
   default pool and the pools of its REDIRECT_TO_POOL policies): the backend's
   mode and member timeouts are the listener's, so a pool shared by two
@@ -63,6 +68,7 @@ from pathlib import Path
 
 import jinja2
 
+from tricircle_lb.loadbalancer.amphora import tls_config
 from tricircle_lb.loadbalancer.amphora.model import (
     HealthMonitor,
     L7Rule,
@@ -70,68 +76,33 @@ from tricircle_lb.loadbalancer.amphora.model import (
     LoadBalancerConfig,
     Pool,
 )
+from tricircle_lb.loadbalancer.amphora.render_checks import (
+    TOKEN_RE,
+    ConfigRenderError,
+    address,
+    ident,
+    integer,
+    match,
+    printable,
+    quote,
+)
 
-INSERT_HEADERS = ("X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")
+INSERT_HEADERS = ("X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto",
+                  *tls_config.SSL_HEADERS)
+# Listeners and pools another program serves (engineer E's nginx stream beside HAProxy).
+NOT_HAPROXY = ("UDP", "SCTP")
+HTTP_LISTENERS = ("HTTP", "TERMINATED_HTTPS", "PROMETHEUS")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "PATCH", "CONNECT")
 STICK_TABLE_SIZE = "10k"
 
 
-class ConfigRenderError(ValueError):
-    """The desired state cannot be rendered safely; the message names the field."""
-
-
-# -- validation and quoting ------------------------------------------------------
-
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-_TOKEN_RE = re.compile(r"[A-Za-z0-9!*+.^_|~-]{1,64}")
 _URL_PATH_RE = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]{0,2047}")
 _URL_RE = re.compile(r"https?://[^\s]{1,2040}")
 _CODES_RE = re.compile(r"(\d{3})(?:-(\d{3})|((?:,\d{3})*))")
-
-
-def _id(value: str, where: str) -> str:
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise ConfigRenderError(f"{where}: not a valid id: {value!r}")
-    return value
-
-
-def _printable(value: str, where: str, max_len: int = 255) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigRenderError(f"{where}: must be a non-empty string")
-    if not value.isprintable():
-        raise ConfigRenderError(
-            f"{where}: contains a control character (newline, NUL, tab, ...)"
-        )
-    if len(value) > max_len:
-        raise ConfigRenderError(f"{where}: longer than {max_len} characters")
-    return value
-
-
-def _match(pattern: re.Pattern[str], value: str, where: str, what: str, max_len: int) -> str:
-    _printable(value, where, max_len)
-    if not pattern.fullmatch(value):
-        raise ConfigRenderError(f"{where}: not {what}: {value!r}")
-    return value
-
-
-def quote(value: str) -> str:
-    """One HAProxy word holding ``value`` literally (single-quoted)."""
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-def _int(value: int, where: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigRenderError(f"{where}: must be an integer in {low}..{high}")
-    return value
-
-
-def _address(value: str, port: int, where: str) -> str:
-    try:
-        ip = ipaddress.ip_address(value)
-    except ValueError:
-        raise ConfigRenderError(f"{where}: not an IP address: {value!r}") from None
-    _int(port, f"{where} port", 1, 65535)
-    return f"ipv6@[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+_HOST_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?(:\d{1,5})?")
+_DN_FIELD_RE = re.compile(r"[A-Za-z][A-Za-z0-9.-]{0,63}")
+_id, _printable, _match, _int, _address = ident, printable, match, integer, address
+_TOKEN_RE = TOKEN_RE
 
 
 def _expect(codes: str, where: str) -> str:
@@ -227,9 +198,26 @@ def _acl(rule: L7Rule, where: str) -> str:
             raise ConfigRenderError(f"{where}.key: required for {rule.type}")
         key = _match(_TOKEN_RE, rule.key, f"{where}.key", "an HTTP token", 64)
         fetch = f"req.hdr({key})" if rule.type == "HEADER" else f"req.cook({key})"
+    elif rule.type == "SSL_DN_FIELD":
+        if rule.key is None:
+            raise ConfigRenderError(f"{where}.key: required for {rule.type}")
+        key = _match(_DN_FIELD_RE, rule.key, f"{where}.key", "a DN field name", 64)
+        fetch = f"ssl_c_s_dn({key})"
     else:
         raise ConfigRenderError(f"{where}.type: unknown {rule.type!r}")
     return " ".join(p for p in ("acl", rid, fetch, match, "--", quote(value)) if p)
+
+
+def _ssl_acl(rule: L7Rule, where: str) -> str | None:
+    """The client-certificate rules whose values are not strings to compare."""
+    rid = _id(rule.id, f"{where}.id")
+    if rule.type == "SSL_CONN_HAS_CERT":
+        return f"acl {rid} ssl_c_used"
+    if rule.type == "SSL_VERIFY_RESULT":
+        if not rule.value.isdigit() or len(rule.value) > 9:
+            raise ConfigRenderError(f"{where}.value: SSL_VERIFY_RESULT takes an integer")
+        return f"acl {rid} ssl_c_verify eq {int(rule.value)}"
+    return None
 
 
 def _l7_lines(listener: Listener, backend_of: Mapping[str, str], where: str) -> list[str]:
@@ -248,7 +236,8 @@ def _l7_lines(listener: Listener, backend_of: Mapping[str, str], where: str) -> 
             continue
         terms = []
         for rule in policy.rules:
-            acls.append(_acl(rule, f"{pwhere}.rules[{rule.id}]"))
+            rwhere = f"{pwhere}.rules[{rule.id}]"
+            acls.append(_ssl_acl(rule, rwhere) or _acl(rule, rwhere))
             terms.append(("!" if rule.invert else "") + rule.id)
         marks.append(
             f"http-request set-var(txn.tlb_l7) int({pos}) "
@@ -266,6 +255,14 @@ def _l7_lines(listener: Listener, backend_of: Mapping[str, str], where: str) -> 
                 f"code {_int(policy.redirect_http_code, f'{pwhere}.redirect_http_code', 301, 308)}"
                 f" {chosen}"
             )
+        elif policy.action == "REDIRECT_PREFIX":
+            prefix = _match(_URL_RE, policy.redirect_prefix or "", f"{pwhere}.redirect_prefix",
+                            "an http(s) URL without whitespace", 2048)
+            actions.append(
+                f"http-request redirect prefix {quote(prefix.replace('%', '%%'))} "
+                f"code {_int(policy.redirect_http_code, f'{pwhere}.redirect_http_code', 301, 308)}"
+                f" {chosen}"
+            )
         elif policy.action == "REDIRECT_TO_POOL":
             pool_id = _id(policy.redirect_pool_id or "", f"{pwhere}.redirect_pool_id")
             uses.append(f"use_backend {backend_of[pool_id]} {chosen}")
@@ -274,15 +271,15 @@ def _l7_lines(listener: Listener, backend_of: Mapping[str, str], where: str) -> 
     return acls + marks + actions + uses
 
 
-def _frontend(listener: Listener, vip: str, maxconn: int, backend_of: Mapping[str, str]) -> (
-    _Frontend
-):
+def _frontend(listener: Listener, vip: str, maxconn: int, backend_of: Mapping[str, str],
+              cert_dir: Path | None, pem_names: set[str]) -> _Frontend:
     where = f"listeners[{listener.id}]"
     name = _id(listener.id, f"{where}.id")
-    if listener.protocol not in ("HTTP", "HTTPS", "TCP"):
+    if listener.protocol not in ("HTTPS", "TCP", *HTTP_LISTENERS):
         raise ConfigRenderError(f"{where}.protocol: unknown {listener.protocol!r}")
-    mode = "http" if listener.protocol == "HTTP" else "tcp"
+    mode = "http" if listener.protocol in HTTP_LISTENERS else "tcp"
     limit = _int(listener.connection_limit, f"{where}.connection_limit", -1, 1 << 30)
+    bind = _address(vip, listener.protocol_port, f"{where}.protocol_port / vip_address")
     lines: list[str] = []
     if listener.allowed_cidrs:
         nets = []
@@ -294,30 +291,55 @@ def _frontend(listener: Listener, vip: str, maxconn: int, backend_of: Mapping[st
                     f"{where}.allowed_cidrs[{i}]: not a CIDR: {cidr!r}"
                 ) from None
         lines.append(f"tcp-request connection reject if !{{ src {' '.join(nets)} }}")
-    wanted = []
+    tls = listener.tls
+    if tls is not None and (listener.protocol not in ("TERMINATED_HTTPS", "PROMETHEUS")
+                            or not tls_config.terminates(tls)):
+        raise ConfigRenderError(f"{where}.tls: TERMINATED_HTTPS or PROMETHEUS listeners with "
+                                "a certificate only")
+    if listener.protocol == "TERMINATED_HTTPS" and tls is None:
+        raise ConfigRenderError(f"{where}.tls: TERMINATED_HTTPS needs a certificate")
+    if tls is not None:
+        bind += " " + tls_config.bind_options(name, tls, cert_dir, pem_names, f"{where}.tls")
+        # Octavia's TERMINATED_HTTPS frontends turn plain HTTP away to HTTPS.
+        lines.append("http-request redirect scheme https unless { ssl_fc }")
+        hsts = tls_config.hsts_line(tls, f"{where}.tls")
+        if hsts:
+            lines.append(hsts)
+    wanted: dict[str, bool] = {}
     for header, enabled in listener.insert_headers.items():
         if header not in INSERT_HEADERS:
             raise ConfigRenderError(f"{where}.insert_headers: unsupported header {header!r}")
-        if enabled is True or (isinstance(enabled, str) and enabled.lower() == "true"):
-            wanted.append(header)
-    if wanted and mode != "http":
+        wanted[header] = enabled is True or (isinstance(enabled, str)
+                                             and enabled.lower() == "true")
+    if any(wanted.values()) and mode != "http":
         raise ConfigRenderError(f"{where}.insert_headers: only for HTTP listeners")
-    if "X-Forwarded-For" in wanted:
+    ssl_headers = [h for h in tls_config.SSL_HEADERS if wanted.get(h)]
+    if ssl_headers and listener.protocol != "TERMINATED_HTTPS":
+        raise ConfigRenderError(f"{where}.insert_headers: {ssl_headers[0]} only for "
+                                "TERMINATED_HTTPS listeners")
+    if wanted.get("X-Forwarded-For"):
         lines.append("option forwardfor")
-    if "X-Forwarded-Port" in wanted:
+    if wanted.get("X-Forwarded-Port"):
         lines.append("http-request set-header X-Forwarded-Port %[dst_port]")
-    if "X-Forwarded-Proto" in wanted:
-        lines.append("http-request set-header X-Forwarded-Proto http")
+    if wanted.get("X-Forwarded-Proto"):
+        scheme = "https" if tls is not None else "http"
+        lines.append(f"http-request set-header X-Forwarded-Proto {scheme}")
+    lines += tls_config.ssl_header_lines(wanted)
     if listener.l7policies and mode != "http":
         raise ConfigRenderError(f"{where}.l7policies: only for HTTP listeners")
     lines += _l7_lines(listener, backend_of, where)
     default = None
-    if listener.default_pool_id is not None:
+    if listener.protocol == "PROMETHEUS":
+        if backend_of:
+            raise ConfigRenderError(f"{where}: PROMETHEUS listeners take no pools")
+        # HAProxy's own exporter answers every request on this listener.
+        lines.append("http-request use-service prometheus-exporter")
+    elif listener.default_pool_id is not None:
         default = backend_of[_id(listener.default_pool_id, f"{where}.default_pool_id")]
     return _Frontend(
         name=name,
         mode=mode,
-        bind=_address(vip, listener.protocol_port, f"{where}.protocol_port / vip_address"),
+        bind=bind,
         maxconn=maxconn if limit == -1 else min(limit, maxconn),
         timeout_client=_int(listener.timeout_client_data, f"{where}.timeout_client_data",
                             0, 86400000),
@@ -330,7 +352,7 @@ def _frontend(listener: Listener, vip: str, maxconn: int, backend_of: Mapping[st
 
 def _monitor_lines(hm: HealthMonitor, where: str) -> tuple[list[str], str]:
     """Backend lines and the server option string for a health monitor."""
-    if hm.type not in ("HTTP", "HTTPS", "TCP", "PING"):
+    if hm.type not in ("HTTP", "HTTPS", "TCP", "PING", "TLS-HELLO"):
         raise ConfigRenderError(f"{where}.type: unknown {hm.type!r}")
     delay = _int(hm.delay, f"{where}.delay", 1, 86400)
     timeout = _int(hm.timeout, f"{where}.timeout", 1, 86400)
@@ -343,17 +365,38 @@ def _monitor_lines(hm: HealthMonitor, where: str) -> tuple[list[str], str]:
             raise ConfigRenderError(f"{where}.http_method: unknown {hm.http_method!r}")
         path = _match(_URL_PATH_RE, hm.url_path, f"{where}.url_path", "an absolute URL path",
                       2048)
-        lines.append(f"option httpchk {hm.http_method} {quote(path)}")
+        if hm.http_version not in (None, "1.0", "1.1"):
+            raise ConfigRenderError(f"{where}.http_version: 1.0 or 1.1, not {hm.http_version!r}")
+        version = f" HTTP/{hm.http_version}" if hm.http_version else ""
+        lines.append(f"option httpchk {hm.http_method} {quote(path)}{version}")
+        if hm.http_version == "1.1" and hm.domain_name is not None:
+            host = _match(_HOST_RE, hm.domain_name, f"{where}.domain_name", "a host name", 255)
+            lines.append(f"http-check send hdr Host {host}")
         lines.append(_expect(hm.expected_codes, f"{where}.expected_codes"))
         if hm.type == "HTTPS":
             check = "check check-ssl verify none"
+    elif hm.type == "TLS-HELLO":
+        # A real TLS handshake (decision 086): option ssl-hello-chk sends an SSLv3
+        # hello, which today's TLS servers refuse.
+        check = "check check-ssl verify none"
     # TCP and PING: a TCP connect check (HAProxy cannot ping; see the module doc).
     return lines, f"{check} inter {delay}s fall {fall} rise {rise}"
 
 
-def _backend(pool: Pool, listener: Listener, name: str) -> _Backend:
+def _backend(pool: Pool, listener: Listener, name: str, cert_dir: Path | None,
+             pem_names: set[str]) -> _Backend:
     where = f"pools[{pool.id}]"
-    mode = "http" if listener.protocol == "HTTP" else "tcp"
+    mode = "http" if listener.protocol in HTTP_LISTENERS else "tcp"
+    if pool.protocol not in ("HTTP", "HTTPS", "TCP", "PROXY", "PROXYV2"):
+        raise ConfigRenderError(f"{where}.protocol: unknown {pool.protocol!r}")
+    tail: list[str] = []  # after the member's own options, the pool's for every server
+    if pool.protocol == "PROXY":
+        tail.append("send-proxy")
+    elif pool.protocol == "PROXYV2":
+        # Octavia's choice: from a TLS-terminating listener, also the client cert's CN.
+        tail.append("send-proxy-v2-ssl-cn" if listener.tls is not None else "send-proxy-v2")
+    if pool.tls is not None:
+        tail += tls_config.server_options(pool.tls, cert_dir, pem_names, f"{where}.tls")
     if pool.lb_algorithm not in _BALANCE:
         raise ConfigRenderError(f"{where}.lb_algorithm: unknown {pool.lb_algorithm!r}")
     lines: list[str] = []
@@ -410,6 +453,7 @@ def _backend(pool: Pool, listener: Listener, name: str) -> _Backend:
             parts.append("backup")
         if not m.admin_state_up:
             parts.append("disabled")
+        parts += tail
         servers.append(" ".join(parts))
     lwhere = f"listeners[{listener.id}]"
     return _Backend(
@@ -438,6 +482,11 @@ def _template() -> jinja2.Template:
     return env.get_template("haproxy.cfg.j2")
 
 
+def haproxy_listeners(config: LoadBalancerConfig) -> list[Listener]:
+    """The listeners HAProxy serves (UDP and SCTP are another program's)."""
+    return [li for li in config.listeners if li.protocol not in NOT_HAPROXY]
+
+
 def _used_pools(listener: Listener) -> list[str]:
     ids = [listener.default_pool_id] if listener.default_pool_id else []
     ids += [p.redirect_pool_id for p in sorted(listener.l7policies, key=lambda p: p.position)
@@ -451,8 +500,12 @@ def render(
     stats_socket: Path,
     pid_file: Path,
     open_files_limit: int,
+    cert_dir: Path | None = None,
 ) -> str:
-    """The HAProxy configuration for ``config``; raises :class:`ConfigRenderError`."""
+    """The HAProxy configuration for ``config``; raises :class:`ConfigRenderError`.
+
+    ``cert_dir``: where the agent writes the PEM files and crt-lists the TLS
+    fields name (:mod:`.tls_config`); needed only with TLS."""
     lb_id = _id(config.id, "loadbalancer.id")
     pools = {_id(p.id, "pools[].id"): p for p in config.pools}
     listener_ids = [_id(li.id, "listeners[].id") for li in config.listeners]
@@ -463,16 +516,19 @@ def render(
         listeners=len(config.listeners),
         servers=sum(len(p.members) for p in config.pools) * max(1, len(config.listeners)),
     )
+    pem_names = {_id(f.name, "certificates[].name") for f in config.certificates}
     frontends: list[_Frontend] = []
     backends: list[_Backend] = []
-    for listener in config.listeners:
+    for listener in haproxy_listeners(config):
         backend_of: dict[str, str] = {}
         for pool_id in _used_pools(listener):
             if pool_id not in pools:
                 raise ConfigRenderError(f"listeners[{listener.id}]: unknown pool {pool_id!r}")
             backend_of[pool_id] = f"{pool_id}:{listener.id}"
-        frontends.append(_frontend(listener, config.vip_address, maxconn, backend_of))
-        backends += [_backend(pools[p], listener, name) for p, name in backend_of.items()]
+        frontends.append(_frontend(listener, config.vip_address, maxconn, backend_of,
+                                   cert_dir, pem_names))
+        backends += [_backend(pools[p], listener, name, cert_dir, pem_names)
+                     for p, name in backend_of.items()]
     return _template().render(
         lb_id=lb_id,
         maxconn=maxconn,
@@ -483,4 +539,5 @@ def render(
     )
 
 
-__all__: Sequence[str] = ["ConfigRenderError", "global_maxconn", "quote", "render"]
+__all__: Sequence[str] = ["ConfigRenderError", "global_maxconn", "haproxy_listeners", "quote",
+                          "render"]

@@ -1,8 +1,9 @@
 """The amphora's HAProxy: check, start, reload seamlessly, adopt, stop.
 
 Files under the agent's state directory: ``haproxy.cfg`` (the running
-configuration), ``haproxy.pid`` (the master's pid, written by HAProxy) and
-``haproxy.sock`` (the admin stats socket, ``expose-fd listeners``).
+configuration), ``haproxy.pid`` (the master's pid, written by HAProxy),
+``haproxy.sock`` (the admin stats socket, ``expose-fd listeners``) and
+``certs/`` (the certificate files TLS listeners and pools name, :mod:`.certificates`).
 
 HAProxy runs in master-worker mode as a daemon. A reload is ``SIGUSR2`` to
 the master: it re-executes itself on the new file, the new worker takes the
@@ -29,7 +30,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tricircle_lb.loadbalancer.amphora.haproxy_config import ConfigRenderError, render
+from tricircle_lb.loadbalancer.amphora.agent.certificates import (
+    CertificateRefused,
+    CertificateStore,
+)
+from tricircle_lb.loadbalancer.amphora.haproxy_config import (
+    ConfigRenderError,
+    haproxy_listeners,
+    render,
+)
 from tricircle_lb.loadbalancer.amphora.model import LoadBalancerConfig
 
 LOG = logging.getLogger(__name__)
@@ -102,6 +111,7 @@ class HAProxy:
         self.config_file = state_dir / "haproxy.cfg"
         self.pid_file = state_dir / "haproxy.pid"
         self.stats_socket = state_dir / "haproxy.sock"
+        self.certificates = CertificateStore(state_dir / "certs")
 
     def version(self) -> str:
         out = subprocess.run([self.binary, "-v"], capture_output=True, text=True,
@@ -159,7 +169,8 @@ class HAProxy:
         """The rendered text, accepted by ``haproxy -c``; raises :class:`InvalidConfig`."""
         try:
             text = render(config, stats_socket=self.stats_socket, pid_file=self.pid_file,
-                          open_files_limit=self.open_files_limit)
+                          open_files_limit=self.open_files_limit,
+                          cert_dir=self.certificates.directory)
         except ConfigRenderError as exc:
             raise InvalidConfig(str(exc)) from None
         candidate = self.config_file.with_suffix(".cfg.new")
@@ -177,10 +188,17 @@ class HAProxy:
         """Check, install and start or reload; returns once every listener accepts.
 
         A load balancer without listeners has nothing to serve: HAProxy refuses
-        to run with no listener (``haproxy -c`` exits 2), so it is stopped."""
-        if not config.listeners:
+        to run with no listener (``haproxy -c`` exits 2), so it is stopped.
+        Certificate files are written before the check and the ones no longer
+        named are removed once HAProxy runs the new file."""
+        listeners = haproxy_listeners(config)
+        if not listeners:
             self.stop()
             return
+        try:
+            self.certificates.install(config)
+        except CertificateRefused as exc:
+            raise InvalidConfig(str(exc)) from None
         text = self.check(config)
         new = self.config_file.with_suffix(".cfg.tmp")
         new.write_text(text)
@@ -193,8 +211,9 @@ class HAProxy:
             os.kill(master, signal.SIGUSR2)
             _wait(lambda: (pid := self._worker_pid()) is not None and pid != before,
                   START_TIMEOUT, "the reloaded HAProxy worker")
-        for listener in config.listeners:
+        for listener in listeners:
             self._wait_accepting(config.vip_address, listener.protocol_port)
+        self.certificates.prune(config)
 
     def _start(self) -> None:
         self.stats_socket.unlink(missing_ok=True)
@@ -222,3 +241,4 @@ class HAProxy:
             LOG.info("HAProxy stopped")
         for path in (self.config_file, self.pid_file, self.stats_socket):
             path.unlink(missing_ok=True)
+        self.certificates.remove()
