@@ -63,7 +63,7 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
     Its namespaces get a prefix of their own (``tcl-t<hex>-``), so test
     deployments never touch each other's or a running demo's.
     """
-    ports = free_ports(2 + 3 * regions)
+    ports = free_ports(2 + 3 * regions + 1)  # the last one: the key manager
     names = [f"Region{n}" for n in ("One", "Two", "Three", "Four")[:regions]]
     prefix = fresh_prefix()
     text = [
@@ -71,6 +71,7 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
         "[identity]", f"port = {ports[0]}", "token_expiration = 3600", "",
         "[central]", "region_name = CentralRegion", f"port = {ports[1]}", "",
         "[underlay]", f"prefix = {prefix}", "",
+        "[key_manager]", f"port = {ports[-1]}", "",
         # A flow that keeps failing gives up within seconds (test_nothing_stuck.py), not
         # the minutes of the default (30 attempts, backoff up to 10 s).
         "[loadbalancer]", f"job_max_attempts = {LB_JOB_ATTEMPTS}",
@@ -85,7 +86,7 @@ def write_topology(path: Path, state_dir: Path, regions: int = 2,
                  f"mgmt_subnet_cidr = 192.168.{10 * (i + 1)}.0/24",
                  f"controller_host = {name}-controller", f"hosts = {hosts}", ""]
     path.write_text("\n".join(text))
-    result = {"identity": ports[0], "central": ports[1]}
+    result = {"identity": ports[0], "central": ports[1], "key-manager": ports[-1]}
     result.update({f"region-{n}": ports[2 + i] for i, n in enumerate(names)})
     result.update({f"compute-{n}": ports[2 + regions + i] for i, n in enumerate(names)})
     result.update({f"loadbalancer-{n}": ports[2 + 2 * regions + i]

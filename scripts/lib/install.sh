@@ -4,6 +4,9 @@
 #   install_os_packages   apt packages (skipped when all are installed)
 #   install_python_env    .venv with the project pinned by constraints.txt
 #                         (skipped when pyproject.toml and constraints.txt are unchanged)
+#   install_barbican      .venv-barbican with OpenStack Barbican (the key manager)
+#                         and gunicorn, pinned by constraints-barbican.txt
+#                         (skipped when that file is unchanged)
 #   build_guest_images    the instances' root filesystems (cirros, amphora) under
 #                         .venv/share/tricircle-lb/images (skipped when built)
 #   start_postgres        start the local PostgreSQL cluster and export
@@ -13,6 +16,7 @@
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$REPO_ROOT/.venv"
+BARBICAN_VENV="$REPO_ROOT/.venv-barbican"
 
 # Everything the project and the next issues need on the host: Python,
 # the amphora data plane (HAProxy, keepalived, iproute2), the demo's
@@ -69,6 +73,25 @@ install_python_env() {
     log "installing tricircle-lb and its dependencies (pinned by constraints.txt)"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
         -c "$REPO_ROOT/constraints.txt" -e "$REPO_ROOT[test]"
+    echo "$want" > "$stamp"
+}
+
+install_barbican() {
+    # Its own venv: Barbican's OpenStack pins (oslo.*, SQLAlchemy) must not fight
+    # ours. `tricircle-lb serve key-manager` runs its gunicorn (decision 083).
+    local stamp="$BARBICAN_VENV/.tricircle-lb-installed" want
+    want="$(sha256sum < "$REPO_ROOT/constraints-barbican.txt" | cut -d' ' -f1)"
+    if [ -x "$BARBICAN_VENV/bin/gunicorn" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "Barbican environment up to date ($BARBICAN_VENV)"
+        return 0
+    fi
+    if [ ! -x "$BARBICAN_VENV/bin/python" ]; then
+        log "creating $BARBICAN_VENV"
+        python3 -m venv "$BARBICAN_VENV"
+    fi
+    log "installing OpenStack Barbican (pinned by constraints-barbican.txt)"
+    "$BARBICAN_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "$REPO_ROOT/constraints-barbican.txt"
     echo "$want" > "$stamp"
 }
 

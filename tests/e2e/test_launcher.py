@@ -117,7 +117,7 @@ def test_kill_9_of_a_service_is_followed_by_a_restart(cloud: Cloud) -> None:
         url = (cloud.identity_url.removesuffix("/v3") if name == "identity"
                else cloud.central_url if name == "central"
                else f"http://127.0.0.1:{cloud.ports[name]}"
-               if name.startswith(("compute-", "loadbalancer-"))
+               if name.startswith(("compute-", "loadbalancer-", "key-manager"))
                else cloud.region_urls.get(name.removeprefix("region-")))
         deadline = time.monotonic() + 60
         while True:

@@ -130,6 +130,11 @@ def catalog(topology: Topology, svcs: list[Service]) -> list[CatalogEntry]:
         elif svc.kind is Kind.LOADBALANCER and svc.region is not None:
             entries.append(CatalogEntry("load-balancer", "octavia", "Load balancing",
                                         svc.region, svc.url))
+        elif svc.kind is Kind.KEY_MANAGER:
+            # One Barbican for the deployment, listed in every region: Octavia's
+            # users (and Octavia itself) look the key manager up in their region.
+            entries += [CatalogEntry("key-manager", "barbican", "Key management", region,
+                                     svc.url) for region in regions]
     return entries
 
 

@@ -95,6 +95,8 @@ class Deployment:
                  for s in self.services if s.kind is Kind.COMPUTE]
         rows += [("load balancing (Octavia)", s.region or "-", s.url)
                  for s in self.services if s.kind is Kind.LOADBALANCER]
+        rows += [("key manager (Barbican)", "every region", s.url)
+                 for s in self.services if s.kind is Kind.KEY_MANAGER]
         return rows
 
 

@@ -46,6 +46,10 @@ def serve(kind: Kind, config_file: Path) -> None:
         from tricircle_lb.agent.main import run
 
         raise SystemExit(run(config_file))
+    if kind is Kind.KEY_MANAGER:
+        from tricircle_lb.deploy.key_manager import exec_barbican
+
+        exec_barbican(config_file)
     parser = common_config.read(config_file)
     server = common_config.ServerConfig.from_parser(parser)
     # A default for records emitted before the app sets up its own log.

@@ -1,7 +1,7 @@
 """The services of a deployment and the configuration file each one reads.
 
-A topology becomes an ordered list of :class:`Service` (identity, central,
-then one local networking service per region). :func:`write_configs` renders
+A topology becomes an ordered list of :class:`Service` (identity, the key
+manager, central, then one local networking service per region). :func:`write_configs` renders
 each service's INI file into ``<state>/etc/``; the options are exactly those
 the services parse (docs/configuration.md).
 """
@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from tricircle_lb.dataplane.underlay import UnderlaySpec
+from tricircle_lb.deploy.key_manager import write_barbican_config
 from tricircle_lb.deploy.state import Secrets, StatePaths, write_private
 from tricircle_lb.deploy.topology import Topology
 
@@ -39,6 +40,7 @@ class Kind(StrEnum):
     COMPUTE = "compute"
     LOADBALANCER = "loadbalancer"
     AGENT = "agent"
+    KEY_MANAGER = "key-manager"  # OpenStack Barbican itself (deploy/key_manager.py)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Service:
 
     name: str             # identity, central, region-RegionOne …
     kind: Kind
-    region: str | None    # the region whose API this is (None: identity)
+    region: str | None    # the region whose API this is (None: identity, key manager)
     host: str
     port: int
     config_file: Path
@@ -70,6 +72,8 @@ class Service:
     def label(self) -> str:
         if self.kind is Kind.IDENTITY:
             return "identity"
+        if self.kind is Kind.KEY_MANAGER:
+            return "key manager (Barbican)"
         if self.kind is Kind.COMPUTE:
             return f"compute and image ({self.region})"
         if self.kind is Kind.LOADBALANCER:
@@ -78,6 +82,9 @@ class Service:
             return f"host agent {self.name.removeprefix('agent-')} ({self.region})"
         role = "central networking" if self.name == "central" else "local networking"
         return f"{role} ({self.region})"
+
+
+KEY_MANAGER_SERVICE = "key-manager"
 
 
 def region_service_name(region: str) -> str:
@@ -117,12 +124,14 @@ def namespace_kinds(topology: Topology) -> tuple[str, ...]:
 
 
 def services(topology: Topology) -> list[Service]:
-    """Every service, in start order: identity, central, then the regions."""
+    """Every service, in start order: identity, key manager, central, then the regions."""
     paths = StatePaths(topology.state_dir)
     host = topology.bind_host
     result = [
         Service("identity", Kind.IDENTITY, None, host, topology.identity.port,
                 paths.config_file("identity")),
+        Service(KEY_MANAGER_SERVICE, Kind.KEY_MANAGER, None, host, topology.key_manager.port,
+                paths.config_file(KEY_MANAGER_SERVICE)),
         Service("central", Kind.NETWORKING, topology.central.region_name, host,
                 topology.central.port, paths.config_file("central")),
     ]
@@ -144,6 +153,11 @@ def services(topology: Topology) -> list[Service]:
         result.append(Service(name, Kind.LOADBALANCER, region.name, host,
                               region.loadbalancer_port, paths.config_file(name)))
     return result
+
+
+def key_manager_url(topology: Topology) -> str:
+    """Barbican's root URL (clients add ``/v1``), as the catalog lists it."""
+    return next(s.url for s in services(topology) if s.kind is Kind.KEY_MANAGER)
 
 
 def identity_url(topology: Topology) -> str:
@@ -174,6 +188,9 @@ def write_configs(topology: Topology, secrets: Secrets, log_level: str = "INFO")
             _compute_sections(parser, topology, secrets, service)
         elif service.kind is Kind.LOADBALANCER:
             _loadbalancer_sections(parser, topology, secrets, service)
+        elif service.kind is Kind.KEY_MANAGER:
+            write_barbican_config(parser, topology, secrets, service,
+                                  identity_url(topology), SERVICE_USER, SERVICE_PROJECT)
         else:
             _agent_sections(parser, topology, secrets, service)
         write_private(service.config_file, parser,
@@ -211,6 +228,9 @@ def _loadbalancer_sections(parser: configparser.ConfigParser, topology: Topology
                                           for r in topology.regions),
     }
     parser["health_manager"] = {"heartbeat_key": secrets.heartbeat_key}
+    # Where tenants' TLS certificates are read (loadbalancer/certificates.py).
+    parser["certificates"] = {"endpoint": key_manager_url(topology),
+                              "region_name": region.name}
     # A flow cut by kill -9 resumes once its lease runs out: keep that short.
     parser["jobs"] = dict(JOBS_DEFAULTS, lease_time="10",
                           max_attempts=str(topology.loadbalancer.job_max_attempts),

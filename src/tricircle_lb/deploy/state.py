@@ -17,6 +17,7 @@ survive ``down``/``up`` and are different in every state directory.
 
 from __future__ import annotations
 
+import base64
 import configparser
 import json
 import os
@@ -83,9 +84,17 @@ class Secrets:
     demo_password: str
     # Signs amphora heartbeats and the controller's calls to amphora agents.
     heartbeat_key: str
+    # Barbican's simple_crypto key-encryption key: a Fernet key (32 random bytes,
+    # url-safe base64) that wraps every project's key, so the secrets in its
+    # database are unreadable without this file.
+    key_manager_kek: str
 
     FIELDS: ClassVar[tuple[str, ...]] = ("admin_password", "service_password",
-                                         "demo_password", "heartbeat_key")
+                                         "demo_password", "heartbeat_key",
+                                         "key_manager_kek")
+    # Made by the next ``up`` when a state directory predates it (its users and
+    # passwords stay usable meanwhile).
+    ADDED_LATER: ClassVar[frozenset[str]] = frozenset({"key_manager_kek"})
 
     @classmethod
     def load(cls, paths: StatePaths) -> Secrets | None:
@@ -95,14 +104,14 @@ class Secrets:
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(paths.secrets)
         values = {f: parser.get("secrets", f, fallback="") for f in cls.FIELDS}
-        if not all(values.values()):
+        if not all(v for f, v in values.items() if f not in cls.ADDED_LATER):
             return None
         return cls(**values)
 
     @classmethod
     def load_or_create(cls, paths: StatePaths) -> Secrets:
         existing = cls.load(paths)
-        if existing is not None:
+        if existing is not None and all(getattr(existing, f) for f in cls.FIELDS):
             return existing
         # Keep what an older release wrote (passwords already in identity's
         # database); make only the missing ones.
@@ -111,11 +120,17 @@ class Secrets:
             parser = configparser.ConfigParser(interpolation=None)
             parser.read(paths.secrets)
             values = {f: parser.get("secrets", f, fallback="") for f in cls.FIELDS}
-        made = cls(**{f: values.get(f) or secrets.token_urlsafe(24) for f in cls.FIELDS})
+        made = cls(**{f: values.get(f) or _new_secret(f) for f in cls.FIELDS})
         parser = configparser.ConfigParser(interpolation=None)
         parser["secrets"] = {f: getattr(made, f) for f in cls.FIELDS}
         write_private(paths.secrets, parser)
         return made
+
+
+def _new_secret(field: str) -> str:
+    if field == "key_manager_kek":
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(24)
 
 
 def write_private(path: Path, parser: configparser.ConfigParser, header: str = "") -> None:

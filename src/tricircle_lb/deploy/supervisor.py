@@ -5,9 +5,10 @@ Start order, each step waiting for the previous one:
 1. identity, until ``/healthcheck`` answers; then the identity bootstrap
    (projects, users, regions, catalog) — the networking services log in as
    the service user, so it must exist before they take requests;
-2. central networking, until healthy;
-3. every region's local networking (started together), until healthy;
-4. the networking bootstrap (pods, management networks, security groups,
+2. the key manager (OpenStack Barbican), until ``/healthcheck`` answers;
+3. central networking, until healthy;
+4. every region's local networking (started together), until healthy;
+5. the networking bootstrap (pods, management networks, security groups,
    health-manager ports), which needs central and the regions.
 
 Then ``run/state.json`` says ``ready`` and the supervisor watches its
@@ -127,13 +128,14 @@ class Supervisor:
 
     def _start_all(self) -> None:
         identity = [c for c in self.children if c.service.kind is Kind.IDENTITY]
+        key_manager = [c for c in self.children if c.service.kind is Kind.KEY_MANAGER]
         central = [c for c in self.children if c.service.name == "central"]
         regions = [c for c in self.children
                    if c.service.kind is Kind.NETWORKING and c.service.name != "central"]
         compute = [c for c in self.children if c.service.kind is Kind.COMPUTE]
         agents = [c for c in self.children if c.service.kind is Kind.AGENT]
         balancers = [c for c in self.children if c.service.kind is Kind.LOADBALANCER]
-        for group in (identity, central, regions, compute, agents, balancers):
+        for group in (identity, key_manager, central, regions, compute, agents, balancers):
             if not group:
                 continue
             if group is agents:

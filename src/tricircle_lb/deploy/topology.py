@@ -15,6 +15,7 @@ is the packaged default; docs/configuration.md documents every option)::
     [loadbalancer] job_max_attempts, job_backoff_max
                                             (how long every region's controller retries
                                              a flow before its load balancer is ERROR)
+    [key_manager]  port                     (Barbican, one for the whole deployment)
 
 :func:`load` parses and validates the whole file and raises
 :class:`TopologyError` naming the section and option of the first bad value,
@@ -54,6 +55,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
                          "mgmt_subnet_cidr", "controller_host", "hosts"}),
     "underlay": frozenset({"cidr", "prefix"}),
     "loadbalancer": frozenset({"job_max_attempts", "job_backoff_max"}),
+    "key_manager": frozenset({"port"}),
 }
 
 
@@ -65,6 +67,13 @@ class TopologyError(Exception):
 class IdentitySpec:
     port: int = 5000
     token_expiration: int = 3600
+
+
+@dataclass(frozen=True)
+class KeyManagerSpec:
+    """``[key_manager]``: the deployment's one Barbican (Barbican's own port)."""
+
+    port: int = 9311
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,7 @@ class Topology:
     # ``tcl-i-…``), so two deployments on one machine never touch each other's.
     prefix: str = "tcl-"
     loadbalancer: LoadBalancerSpec = LoadBalancerSpec()
+    key_manager: KeyManagerSpec = KeyManagerSpec()
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -235,7 +245,9 @@ def _build(parser: configparser.ConfigParser, state_dir: Path | None) -> Topolog
     )
     if not regions:
         raise TopologyError("at least one [region:NAME] section is required")
-    _check_unique(identity, central, regions)
+    key_manager = KeyManagerSpec(
+        port=_port(parser, "key_manager", "port", KeyManagerSpec.port))
+    _check_unique(identity, central, regions, key_manager)
     cidr = _get(parser, "underlay", "cidr", "198.18.0.0/15")
     try:
         underlay = ipaddress.ip_network(cidr, strict=True)
@@ -261,7 +273,7 @@ def _build(parser: configparser.ConfigParser, state_dir: Path | None) -> Topolog
                              LoadBalancerSpec.job_backoff_max, maximum=3600))
     return Topology(state_dir=state_dir, bind_host=bind_host, identity=identity,
                     central=central, regions=regions, underlay_cidr=str(underlay),
-                    prefix=prefix, loadbalancer=loadbalancer)
+                    prefix=prefix, loadbalancer=loadbalancer, key_manager=key_manager)
 
 
 def _central(parser: configparser.ConfigParser) -> CentralSpec:
@@ -349,7 +361,7 @@ def _region(parser: configparser.ConfigParser, section: str, index: int) -> Regi
 
 
 def _check_unique(identity: IdentitySpec, central: CentralSpec,
-                  regions: tuple[RegionSpec, ...]) -> None:
+                  regions: tuple[RegionSpec, ...], key_manager: KeyManagerSpec) -> None:
     ports: dict[int, str] = {identity.port: "[identity] port"}
 
     def claim(port: int, what: str) -> None:
@@ -358,6 +370,7 @@ def _check_unique(identity: IdentitySpec, central: CentralSpec,
         ports[port] = what
 
     claim(central.port, "[central] port")
+    claim(key_manager.port, "[key_manager] port")
     names = {central.region_name: "[central] region_name"}
     azs: dict[str, str] = {}
     for region in regions:

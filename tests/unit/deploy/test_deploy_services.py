@@ -35,18 +35,19 @@ def _read(path: Path) -> configparser.ConfigParser:
 def test_services_in_start_order(deployment: launcher.Deployment) -> None:
     svcs = services(deployment.topology)
     assert [s.name for s in svcs] == [
-        "identity", "central", "region-RegionOne", "region-RegionTwo", "compute-RegionOne",
-        "compute-RegionTwo", "agent-RegionOne-controller", "agent-RegionOne-host1",
+        "identity", "key-manager", "central", "region-RegionOne", "region-RegionTwo",
+        "compute-RegionOne", "compute-RegionTwo", "agent-RegionOne-controller", "agent-RegionOne-host1",
         "agent-RegionOne-host2", "agent-RegionTwo-controller", "agent-RegionTwo-host1",
         "agent-RegionTwo-host2", "loadbalancer-RegionOne", "loadbalancer-RegionTwo"]
-    assert [s.kind for s in svcs] == ([Kind.IDENTITY] + [Kind.NETWORKING] * 3
+    assert [s.kind for s in svcs] == ([Kind.IDENTITY, Kind.KEY_MANAGER] + [Kind.NETWORKING] * 3
                                       + [Kind.COMPUTE] * 2 + [Kind.AGENT] * 6
                                       + [Kind.LOADBALANCER] * 2)
     assert svcs[-2].url == "http://127.0.0.1:9876"  # Octavia's port for the first region
-    assert svcs[1].url == "http://127.0.0.1:9696"
-    assert svcs[2].health_url == "http://127.0.0.1:9701/healthcheck"
-    assert svcs[4].url == "http://127.0.0.1:8774"
-    assert not svcs[6].has_api and svcs[5].has_api
+    assert svcs[1].url == "http://127.0.0.1:9311"  # Barbican's own port
+    assert svcs[2].url == "http://127.0.0.1:9696"
+    assert svcs[3].health_url == "http://127.0.0.1:9701/healthcheck"
+    assert svcs[5].url == "http://127.0.0.1:8774"
+    assert not svcs[7].has_api and svcs[6].has_api
 
 
 def test_secrets_are_random_per_state_dir_kept_and_private(tmp_path: Path) -> None:
