@@ -36,9 +36,10 @@ def test_services_in_start_order(deployment: launcher.Deployment) -> None:
     svcs = services(deployment.topology)
     assert [s.name for s in svcs] == [
         "identity", "key-manager", "central", "region-RegionOne", "region-RegionTwo",
-        "compute-RegionOne", "compute-RegionTwo", "agent-RegionOne-controller", "agent-RegionOne-host1",
-        "agent-RegionOne-host2", "agent-RegionTwo-controller", "agent-RegionTwo-host1",
-        "agent-RegionTwo-host2", "loadbalancer-RegionOne", "loadbalancer-RegionTwo"]
+        "compute-RegionOne", "compute-RegionTwo", "agent-RegionOne-controller",
+        "agent-RegionOne-host1", "agent-RegionOne-host2", "agent-RegionTwo-controller",
+        "agent-RegionTwo-host1", "agent-RegionTwo-host2", "loadbalancer-RegionOne",
+        "loadbalancer-RegionTwo"]
     assert [s.kind for s in svcs] == ([Kind.IDENTITY, Kind.KEY_MANAGER] + [Kind.NETWORKING] * 3
                                       + [Kind.COMPUTE] * 2 + [Kind.AGENT] * 6
                                       + [Kind.LOADBALANCER] * 2)
