@@ -123,6 +123,9 @@ def bind_options(listener_id: str, tls: ListenerTls, cert_dir: Path | None,
                  known: Collection[str], where: str) -> str:
     """What follows the address on a TLS-terminating listener's ``bind`` line."""
     base = directory(cert_dir, where)
+    for name in (tls.default_certificate, *tls.sni_certificates):
+        if name is not None:
+            pem_path(base, name, known, f"{where}.certificates")
     options = ["ssl", "crt-list", quote(crt_list_path(base, listener_id))]
     if tls.client_authentication not in _VERIFY:
         raise ConfigRenderError(f"{where}.client_authentication: unknown "
