@@ -121,10 +121,11 @@ class UdpProxy:
     def master_pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            # nginx rewrites its argv: "nginx: master process /usr/sbin/nginx -c <file> ..."
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except (OSError, ValueError, IndexError):
             return None
-        if str(self.config_file).encode() not in cmdline or not process_alive(pid):
+        if f" {self.config_file} ".encode() not in cmdline + b" " or not process_alive(pid):
             return None
         return pid
 
