@@ -20,11 +20,12 @@ BARBICAN_VENV="$REPO_ROOT/.venv-barbican"
 
 # Everything the project and the next issues need on the host: Python,
 # the amphora data plane (HAProxy, keepalived, iproute2), the demo's
-# instances (nginx) and load generator (wrk), PostgreSQL for the tests.
+# instances (nginx) and load generator (wrk), PostgreSQL for the tests; nginx's
+# stream module serves the amphorae's UDP listeners (decision 087).
 APT_PACKAGES=(
     python3 python3-venv python3-pip
     haproxy keepalived iproute2 iputils-ping procps nftables
-    nginx-light wrk curl ca-certificates
+    nginx-light libnginx-mod-stream wrk curl ca-certificates
     postgresql
     busybox wget
 )
@@ -57,6 +58,16 @@ install_os_packages() {
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -q
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # The OS's own nginx service is not ours (instances and amphorae run their own,
+    # in their namespaces): the package may have started it on the host's port 80.
+    if [[ " ${missing[*]} " != *" nginx-light "* ]]; then
+        :
+    elif command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        "${sudo[@]}" systemctl disable --now nginx.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/nginx ]; then
+        "${sudo[@]}" /etc/init.d/nginx stop >/dev/null 2>&1 || true
+        "${sudo[@]}" update-rc.d nginx disable >/dev/null 2>&1 || true
+    fi
 }
 
 install_python_env() {
