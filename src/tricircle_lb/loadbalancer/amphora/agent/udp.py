@@ -95,6 +95,14 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _winding_down(pid: int) -> bool:
+    try:
+        return not process_alive(pid) or b"shutting down" in Path(
+            f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # gone
+
+
 def targets(config: LoadBalancerConfig) -> list[Target]:
     """What the health monitors of ``config``'s used UDP pools probe."""
     return [Target(pool.id, m.id, m.monitor_address or m.address,
@@ -198,8 +206,11 @@ class UdpProxy:
         else:
             before = _children(master)
             os.kill(master, signal.SIGHUP)
-            _wait(lambda: bool(_children(master) - before), START_TIMEOUT,
-                  "the reloaded nginx worker")
+            # Done when a new worker runs and the old ones have let go of the listening
+            # sockets (they say "is shutting down" once they have closed them).
+            _wait(lambda: bool(_children(master) - before) and all(
+                _winding_down(pid) for pid in before), START_TIMEOUT,
+                "the reloaded nginx worker")
         ports = {li.protocol_port for li in config.listeners}
         _wait(lambda: all(udp_bound(config.vip_address, port) for port in ports),
               START_TIMEOUT, f"UDP ports {sorted(ports)} on {config.vip_address}")
