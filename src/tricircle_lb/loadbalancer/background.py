@@ -24,6 +24,7 @@ from tricircle_lb.jobs import JobMetrics, Worker
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
 from tricircle_lb.loadbalancer.controller import handoff, sweeper
 from tricircle_lb.loadbalancer.controller.amphora_ops import AmphoraOps
+from tricircle_lb.loadbalancer.controller.amphora_tls import ServiceCertificates
 from tricircle_lb.loadbalancer.controller.flows import Flows
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient
 from tricircle_lb.loadbalancer.drivers.compute import NovaComputeDriver
@@ -45,7 +46,8 @@ def build_flows(state: Any) -> Flows:
     agent = AmphoraClient(cfg.controller_namespace, hm.heartbeat_key.encode(),
                           port=cfg.amp_agent_port, timeout=cfg.amp_request_timeout)
     ops = AmphoraOps(state.db, cfg, hm, state.network,
-                     NovaComputeDriver(state.session, cfg.region_name), agent)
+                     NovaComputeDriver(state.session, cfg.region_name), agent,
+                     certificates=ServiceCertificates(state.session, cfg.region_name))
     return Flows(state.db, ops)
 
 

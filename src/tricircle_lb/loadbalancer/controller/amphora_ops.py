@@ -29,6 +29,7 @@ from tricircle_lb.db import Database
 from tricircle_lb.jobs import PermanentJobError
 from tricircle_lb.loadbalancer import keys
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
+from tricircle_lb.loadbalancer.controller.amphora_tls import CertificateSource
 from tricircle_lb.loadbalancer.drivers.amphora import (
     AmphoraClient,
     AmphoraError,
@@ -89,8 +90,11 @@ def member_port_name(amphora_id: str, network_id: str) -> str:
 
 class AmphoraOps:
     def __init__(self, db: Database, cfg: LoadBalancerConfig, hm: HealthManagerConfig,
-                 network: NetworkDriver, compute: ComputeDriver, agent: AmphoraClient) -> None:
+                 network: NetworkDriver, compute: ComputeDriver, agent: AmphoraClient,
+                 certificates: CertificateSource | None = None) -> None:
         self.db = db
+        # Where the certificates TLS listeners and pools name are read (amphora_tls).
+        self.certificates = certificates
         self.cfg = cfg
         self.hm = hm
         self.network = network

@@ -217,7 +217,7 @@ class Flows:
             lb = session.get(LoadBalancer, lb_id)
             if lb is None:
                 return
-            config = amphora_config.build(lb)
+            config = amphora_config.build(lb, self.ops.certificates)
         on_every(amps, lambda amp: self.ops.agent_for(amp).put_config(str(amp.lb_network_ip),
                                                                       config))
 
