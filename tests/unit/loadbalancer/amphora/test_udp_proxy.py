@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,9 @@ from tricircle_lb.loadbalancer.amphora import (
     Pool,
     SessionPersistence,
 )
+from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy
 from tricircle_lb.loadbalancer.amphora.agent.heartbeats import HeartbeatLoop
+from tricircle_lb.loadbalancer.amphora.agent.keepalived import Keepalived
 from tricircle_lb.loadbalancer.amphora.agent.udp import InvalidUdpConfig, UdpProxy, udp_bound
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -162,3 +165,24 @@ def test_refused_config_leaves_nginx_alone_and_no_listener_stops_it(proxy: UdpPr
     proxy.apply(replace(config, listeners=()))
     assert proxy.master_pid() is None and not udp_bound("127.0.0.1", port)
     assert not proxy.saved.exists()
+
+
+def test_vrrp_check_passes_with_udp_listeners_only_while_nginx_runs(
+        proxy: UdpProxy, tmp_path: Path) -> None:
+    haproxy = HAProxy("/usr/sbin/haproxy", tmp_path, 4500)
+    keepalived = Keepalived("/usr/sbin/keepalived", tmp_path, haproxy)
+    keepalived._write_scripts()
+
+    def check() -> int:
+        return subprocess.run([str(keepalived.check_script)], check=False).returncode
+
+    assert check() == 1  # nothing serves
+    port = _free_udp_port()
+    proxy.apply(LoadBalancerConfig("lb1", "127.0.0.1", listeners=(
+        Listener("l1", "UDP", port),)))
+    assert check() == 0  # UDP only: no HAProxy needed
+    haproxy.config_file.write_text("")  # TCP listeners too, but HAProxy is not running
+    assert check() == 1
+    haproxy.config_file.unlink()
+    proxy.stop()
+    assert check() == 1

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import jinja2
 
+from tricircle_lb.loadbalancer.amphora.agent import udp
 from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy, process_alive
 
 LOG = logging.getLogger(__name__)
@@ -135,19 +136,31 @@ def _template() -> jinja2.Template:
 
 
 _CHECK_SCRIPT = '''#!{python} -IS
-"""keepalived's vrrp_script: exit 0 when HAProxy's master runs and its stats socket answers."""
+"""keepalived's vrrp_script: exit 0 when HAProxy's master runs and its stats socket answers
+and, if the load balancer has UDP listeners, nginx runs too (decision 087)."""
 import os
 import socket
 import sys
 
-try:
+def haproxy():
     with open({pid_file!r}) as f:
         os.kill(int(f.read().split()[0]), 0)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         s.connect({stats_socket!r})
         s.sendall(b"show info\\n")
-        ok = s.recv(64).startswith(b"Name:")
+        return s.recv(64).startswith(b"Name:")
+
+def nginx():
+    with open({udp_pid_file!r}) as f:
+        os.kill(int(f.read().split()[0]), 0)
+    return True
+
+try:
+    udp = os.path.exists({udp_saved!r})
+    # UDP listeners only: HAProxy has nothing to serve and is not running.
+    ok = (haproxy() if not udp or os.path.exists({haproxy_config!r}) else True) \\
+        and (nginx() if udp else True)
 except (OSError, ValueError, IndexError):
     ok = False
 sys.exit(0 if ok else 1)
@@ -262,9 +275,13 @@ class Keepalived:
             raise InvalidVrrp(f"keepalived -t: {(result.stderr or result.stdout).strip()}")
 
     def _write_scripts(self) -> None:
+        state_dir = self.config_file.parent
         check = _CHECK_SCRIPT.format(python=sys.executable,
                                      pid_file=str(self.haproxy.pid_file),
-                                     stats_socket=str(self.haproxy.stats_socket))
+                                     stats_socket=str(self.haproxy.stats_socket),
+                                     haproxy_config=str(self.haproxy.config_file),
+                                     udp_saved=str(state_dir / udp.SAVED_FILE),
+                                     udp_pid_file=str(state_dir / udp.PID_FILE))
         tmp = shlex.quote(str(self.state_file) + ".tmp")
         notify = _NOTIFY_SCRIPT.format(tmp=tmp, state=shlex.quote(str(self.state_file)))
         for path, text in ((self.check_script, check), (self.notify_script, notify)):

@@ -42,6 +42,8 @@ from tricircle_lb.loadbalancer.health.heartbeat import ListenerStatus, PoolStatu
 
 LOG = logging.getLogger(__name__)
 START_TIMEOUT = 15.0
+SAVED_FILE = "udp.json"  # names in the state directory (keepalived's check reads them)
+PID_FILE = "nginx-udp.pid"
 
 
 class InvalidUdpConfig(ValueError):
@@ -116,9 +118,9 @@ class UdpProxy:
                  checker: Callable[[Callable[[], None]], HealthChecker] = HealthChecker) -> None:
         self.binary = binary
         self.stream_module = stream_module
-        self.saved = state_dir / "udp.json"
+        self.saved = state_dir / SAVED_FILE
         self.config_file = state_dir / "nginx-udp.conf"
-        self.pid_file = state_dir / "nginx-udp.pid"
+        self.pid_file = state_dir / PID_FILE
         self.error_log = state_dir / "nginx-udp.log"
         self.health = checker(self._health_changed)
         self._config: LoadBalancerConfig | None = None
