@@ -27,7 +27,7 @@ from typing import Any
 
 from tricircle_lb.dataplane.errors import NamespaceNotFound
 from tricircle_lb.dataplane.netns_socket import socket_in
-from tricircle_lb.loadbalancer.amphora import codec
+from tricircle_lb.loadbalancer.amphora import codec, sealing
 from tricircle_lb.loadbalancer.amphora.agent import auth
 from tricircle_lb.loadbalancer.amphora.model import LoadBalancerConfig
 
@@ -114,8 +114,12 @@ class AmphoraClient:
         return str(self._call(ip, "POST", "/plug/network", {"mac": mac})["interface"])
 
     def put_config(self, ip: str, config: LoadBalancerConfig) -> list[str]:
-        """Start or reload HAProxy; returns once every listener accepts (listener ids)."""
-        body = self._call(ip, "PUT", "/config", codec.to_dict(config))
+        """Start or reload HAProxy; returns once every listener accepts (listener ids).
+
+        Certificate files travel sealed with this amphora's key (decision 085): the
+        agent API is signed, not encrypted, and they hold private keys."""
+        body = self._call(ip, "PUT", "/config",
+                          codec.to_dict(sealing.seal_config(self.key, config)))
         return [str(x) for x in body["listeners"]]
 
     def delete_config(self, ip: str) -> None:

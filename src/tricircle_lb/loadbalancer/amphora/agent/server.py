@@ -6,7 +6,8 @@ GET      /info           ``{"amphora_id", "api_version", "haproxy_version", "hos
 POST     /plug/vip       ``{"vip", "prefixlen", "mac", "address"?}`` → ``{"interface"}``;
                          ``"address": false`` (ACTIVE_STANDBY): keepalived holds the VIP
 POST     /plug/network   ``{"mac"}`` → ``{"interface"}``
-PUT      /config         codec JSON of a LoadBalancerConfig → ``{"listeners": [ids]}``
+PUT      /config         codec JSON of a LoadBalancerConfig → ``{"listeners": [ids]}``;
+                         its PEM files sealed with the amphora's key (decision 085)
 DELETE   /config         stop HAProxy → ``{}``
 PUT      /vrrp           ``{"vip", "prefixlen", "mac", "vrrp_ip", "peers", "priority",
                          "vrid", "advert_int"?, "auth_pass", "preempt"?}`` →
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tricircle_lb.loadbalancer.amphora import codec
+from tricircle_lb.loadbalancer.amphora import codec, sealing
 from tricircle_lb.loadbalancer.amphora.agent import auth, interfaces
 from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
 from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy, HAProxyFailed, InvalidConfig
@@ -109,12 +110,13 @@ class AmphoraApi:
 
     def put_config(self, body: Body) -> Body:
         try:
-            config = codec.from_dict(body)
-        except codec.CodecError as exc:
+            config = sealing.unseal_config(self.config.key, codec.from_dict(body))
+        except (codec.CodecError, sealing.SealError) as exc:
             raise Refused(str(exc)) from None
         with self._changes:
             tcp, udp = split(config)
             try:
+                self.udp.check(udp)  # before HAProxy changes: all or nothing is refused
                 self.haproxy.apply(tcp)
                 self.udp.apply(udp)
             except (InvalidConfig, InvalidUdpConfig) as exc:
