@@ -20,10 +20,13 @@ from tricircle_lb.loadbalancer.amphora import (
     Member,
     Pool,
     SessionPersistence,
+    codec,
 )
+from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
 from tricircle_lb.loadbalancer.amphora.agent.haproxy import HAProxy
 from tricircle_lb.loadbalancer.amphora.agent.heartbeats import HeartbeatLoop
 from tricircle_lb.loadbalancer.amphora.agent.keepalived import Keepalived
+from tricircle_lb.loadbalancer.amphora.agent.server import AmphoraApi, Refused
 from tricircle_lb.loadbalancer.amphora.agent.udp import InvalidUdpConfig, UdpProxy, udp_bound
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -186,3 +189,25 @@ def test_vrrp_check_passes_with_udp_listeners_only_while_nginx_runs(
     haproxy.config_file.unlink()
     proxy.stop()
     assert check() == 1
+
+
+def test_put_config_refuses_a_bad_udp_part_before_haproxy_changes(
+        proxy: UdpProxy, tmp_path: Path) -> None:
+    haproxy = HAProxy(shutil.which("haproxy") or "/usr/sbin/haproxy", tmp_path, 4500)
+    api = AmphoraApi(AmphoraAgentConfig(amphora_id="amp-1", heartbeat_key="k"), haproxy,
+                     udp=proxy)
+    tcp, udp = _free_udp_port(), _free_udp_port()
+    bad = Pool("p2", "UDP", "ROUND_ROBIN", session_persistence=SessionPersistence(
+        "HTTP_COOKIE"))  # the API refuses this for UDP pools; the agent does too
+    config = LoadBalancerConfig("lb1", "127.0.0.1", pools=(bad,), listeners=(
+        Listener("l1", "TCP", tcp), Listener("l2", "UDP", udp, default_pool_id="p2")))
+    with pytest.raises(Refused, match="HTTP_COOKIE is not supported"):
+        api.put_config(codec.to_dict(config))
+    assert haproxy.master_pid() is None and proxy.master_pid() is None
+    try:
+        assert api.put_config(codec.to_dict(replace(config, pools=()))) == {
+            "listeners": ["l1", "l2"]}
+        assert haproxy.master_pid() is not None and udp_bound("127.0.0.1", udp)
+    finally:
+        api.delete_config({})
+    assert haproxy.master_pid() is None and proxy.master_pid() is None

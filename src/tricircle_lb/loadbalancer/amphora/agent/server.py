@@ -116,6 +116,7 @@ class AmphoraApi:
         with self._changes:
             tcp, udp = split(config)
             try:
+                self.udp.check(udp)  # before HAProxy changes: all or nothing is refused
                 self.haproxy.apply(tcp)
                 self.udp.apply(udp)
             except (InvalidConfig, InvalidUdpConfig) as exc:

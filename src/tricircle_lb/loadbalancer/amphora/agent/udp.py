@@ -168,6 +168,11 @@ class UdpProxy:
         # Outside the lock: a checker thread may be waiting for it in _health_changed.
         self.health.update(targets(config))
 
+    def check(self, config: LoadBalancerConfig) -> None:
+        """Raise :class:`InvalidUdpConfig` if :meth:`apply` would refuse ``config``."""
+        if config.listeners:
+            self._check(config, self.health.down())
+
     def _health_changed(self) -> None:
         with self._lock:
             if self._config is None:
