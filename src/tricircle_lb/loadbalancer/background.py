@@ -47,7 +47,10 @@ def build_flows(state: Any) -> Flows:
                           port=cfg.amp_agent_port, timeout=cfg.amp_request_timeout)
     ops = AmphoraOps(state.db, cfg, hm, state.network,
                      NovaComputeDriver(state.session, cfg.region_name), agent,
-                     certificates=ServiceCertificates(state.session, cfg.region_name))
+                     # The app's certificate manager if it made one ([certificates]
+                     # endpoint), else this region's key manager from the catalog.
+                     certificates=getattr(state, "certificates", None)
+                     or ServiceCertificates(state.session, cfg.region_name))
     return Flows(state.db, ops)
 
 
