@@ -47,7 +47,30 @@ def immutable(lb_id: str) -> Conflict:
 
 
 def invalid_option(message: str) -> BadRequest:
+    """Octavia's ``ValidationException``."""
     return BadRequest(f"Validation failure: {message}")
+
+
+def not_a_valid_option(value: object, option: str) -> BadRequest:
+    """Octavia's ``InvalidOption``: ``<value> is not a valid option for <option>``."""
+    return BadRequest(f"{value} is not a valid option for {option}")
+
+
+class NotImplementedByProvider(ApiError):
+    """501: the provider driver refused an option or an action (Octavia's
+    ``ProviderUnsupportedOptionError`` / ``ProviderNotImplementedError``)."""
+
+    status_code = 501
+
+
+def unsupported_option(detail: str, provider: str = "amphora") -> NotImplementedByProvider:
+    return NotImplementedByProvider(
+        f"Provider '{provider}' does not support a requested option: {detail}")
+
+
+def unsupported_action(detail: str, provider: str = "amphora") -> NotImplementedByProvider:
+    return NotImplementedByProvider(
+        f"Provider '{provider}' does not support a requested action: {detail}")
 
 
 def forbidden() -> Forbidden:

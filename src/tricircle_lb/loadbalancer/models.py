@@ -129,8 +129,10 @@ class LoadBalancer(_Resource, LbBase):
 
 class Listener(_Resource, LbBase):
     __tablename__ = "listeners"
-    __table_args__ = (UniqueConstraint("loadbalancer_id", "protocol_port",
-                                       name="uniq_listeners_lb_port"),)
+    # As Octavia's: a UDP and a TCP listener may share a port (the API refuses two of
+    # one L4 protocol on a port, listeners.py).
+    __table_args__ = (UniqueConstraint("loadbalancer_id", "protocol", "protocol_port",
+                                       name="uniq_listeners_lb_protocol_port"),)
 
     loadbalancer_id: Mapped[str] = mapped_column(
         ForeignKey("load_balancers.id", ondelete="CASCADE"), index=True)

@@ -1,9 +1,11 @@
 """Pool rules of Octavia's API that need no database: protocols, algorithms,
 session persistence, and which pool protocols a listener protocol can carry.
 
-Only what the amphora renders is accepted: HTTP, HTTPS (pass-through) and
-TCP. The other protocols and algorithms of Octavia's API are recognised and
-refused with a message that says so, rather than a generic "invalid value".
+Every protocol and algorithm of Octavia's API is accepted but what the
+amphora provider here refuses, answered as Octavia answers a provider's
+refusal (501, ``Provider 'amphora' does not support a requested option``):
+the SOURCE_IP_PORT algorithm (Octavia's amphora driver refuses it too) and
+SCTP (not built here, decision 081).
 """
 
 from __future__ import annotations
@@ -12,80 +14,93 @@ import re
 from typing import Any
 
 from tricircle_lb.common.errors import BadRequest
-from tricircle_lb.loadbalancer.errors import invalid_option
+from tricircle_lb.loadbalancer.errors import (
+    NotImplementedByProvider,
+    invalid_option,
+    unsupported_option,
+)
 
-UNSUPPORTED_PROTOCOLS = ("PROXY", "PROXYV2", "UDP", "SCTP")
-UNSUPPORTED_ALGORITHMS = ("SOURCE_IP_PORT",)
+# Octavia's amphora driver: AMPHORA_SUPPORTED_LB_ALGORITHMS.
+SUPPORTED_ALGORITHMS = ("ROUND_ROBIN", "SOURCE_IP", "LEAST_CONNECTIONS")
+# Octavia's AMPHORA_SUPPORTED_PROTOCOLS, less SCTP.
+SUPPORTED_PROTOCOLS = ("TCP", "HTTP", "HTTPS", "TERMINATED_HTTPS", "PROXY", "PROXYV2", "UDP",
+                       "PROMETHEUS")
+LVS_PROTOCOLS = ("UDP", "SCTP")
 
-# Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP, less what the amphora here
-# does not carry (PROXY, PROXYV2, TERMINATED_HTTPS, UDP, SCTP).
+# Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP.
 LISTENER_POOL_PROTOCOLS: dict[str, tuple[str, ...]] = {
-    "TCP": ("HTTP", "HTTPS", "TCP"),
-    "HTTP": ("HTTP",),
-    "HTTPS": ("HTTPS", "TCP"),
+    "TCP": ("HTTP", "HTTPS", "PROXY", "PROXYV2", "TCP"),
+    "HTTP": ("HTTP", "PROXY", "PROXYV2"),
+    "HTTPS": ("HTTPS", "PROXY", "PROXYV2", "TCP"),
+    "TERMINATED_HTTPS": ("HTTP", "PROXY", "PROXYV2"),
+    "UDP": ("UDP",),
+    "SCTP": ("SCTP",),
+    "PROMETHEUS": (),
 }
 
-# Stricter than Octavia's cookie-name check: the HTTP token the renderer accepts.
-_COOKIE_NAME_RE = re.compile(r"[A-Za-z0-9!*+.^_|~-]{1,64}")
+# Octavia's check_session_persistence: characters a cookie name may not hold.
+_BAD_COOKIE_NAME = re.compile(r"[\x00-\x20\x22\x28-\x29\x2c\x2f\x3a-\x40\x5b-\x5d\x7b\x7d\x7f]+")
 
 
-def unsupported(what: str) -> BadRequest:
-    return invalid_option(f"Provider 'amphora' does not support a requested option: {what}")
+def unsupported_protocol(protocol: str) -> NotImplementedByProvider:
+    """Octavia's amphora driver's words for a protocol it does not take."""
+    return unsupported_option(f"Amphora provider does not support {protocol} protocol. "
+                              f"Supported: {', '.join(SUPPORTED_PROTOCOLS)}")
 
 
 def check_protocol(protocol: str) -> None:
-    if protocol in UNSUPPORTED_PROTOCOLS:
-        raise unsupported(f"pool protocol {protocol} is not supported.")
-
-
-def check_tls(enabled: bool | None) -> None:
-    """``tls_enabled: false`` is what every pool here is; re-encryption is not rendered."""
-    if enabled:
-        raise unsupported("tls_enabled (re-encryption to members) is not supported.")
+    if protocol not in SUPPORTED_PROTOCOLS:
+        raise unsupported_protocol(protocol)
 
 
 def check_algorithm(algorithm: str) -> None:
-    if algorithm in UNSUPPORTED_ALGORITHMS:
-        raise unsupported(f"lb_algorithm {algorithm} is not supported.")
+    if algorithm not in SUPPORTED_ALGORITHMS:
+        raise unsupported_option(f"Amphora provider does not support {algorithm} algorithm.")
 
 
 def check_listener_protocol(listener_protocol: str, pool_protocol: str) -> None:
     """Octavia's listener/pool protocol matrix (its wording)."""
+    if listener_protocol == "PROMETHEUS":
+        raise no_children(listener_protocol)
     if pool_protocol not in LISTENER_POOL_PROTOCOLS.get(listener_protocol, ()):
         raise invalid_option(f"The pool protocol '{pool_protocol}' is invalid while the "
                              f"listener protocol is '{listener_protocol}'.")
 
 
-def check_session_persistence(sp: dict[str, Any] | None, protocol: str) -> None:
-    """``cookie_name`` only (and always) with APP_COOKIE; cookies only on HTTP pools."""
+def no_children(protocol: str) -> BadRequest:
+    """Octavia's ``ListenerNoChildren``: a PROMETHEUS listener has no pool nor policy."""
+    return BadRequest(f"Protocol {protocol} listeners cannot have child objects.")
+
+
+def check_session_persistence(sp: dict[str, Any] | None, protocol: str,
+                              given: set[str] | None = None) -> None:
+    """Octavia's rules: UDP/SCTP pools take SOURCE_IP with its timeout and
+    granularity; the others any type, ``cookie_name`` only with APP_COOKIE."""
     if sp is None:
         return
     kind = sp["type"]
     cookie = sp.get("cookie_name")
-    if cookie is not None and kind != "APP_COOKIE":
-        raise invalid_option('Field "cookie_name" can only be specified with session '
-                             'persistence of type "APP_COOKIE".')
-    if kind == "APP_COOKIE":
-        if not cookie:
-            raise invalid_option('Field "cookie_name" must be specified when using the '
-                                 '"APP_COOKIE" session persistence type.')
-        if not _COOKIE_NAME_RE.fullmatch(cookie):
+    if protocol in LVS_PROTOCOLS:
+        lvs = "/".join(LVS_PROTOCOLS)
+        extra = (given or set()) - {"type", "persistence_timeout", "persistence_granularity"}
+        if kind == "SOURCE_IP" and extra:
+            raise invalid_option("session_persistence SOURCE_IP type for UDP and SCTP "
+                                 "protocols only accepts: type, persistence_timeout, "
+                                 "persistence_granularity.")
+        if cookie:
+            raise invalid_option(f"Cookie names are not supported for {lvs} pools.")
+        if kind in ("HTTP_COOKIE", "APP_COOKIE"):
+            raise invalid_option(f"Session persistence of type {kind} is not supported "
+                                 f"for {lvs} protocol pools.")
+    elif sp.get("persistence_timeout") or sp.get("persistence_granularity"):
+        raise invalid_option("persistence_timeout and persistence_granularity is only for "
+                             "UDP and SCTP protocol pools.")
+    if cookie:
+        if kind != "APP_COOKIE":
+            raise invalid_option('Field "cookie_name" can only be specified with session '
+                                 'persistence of type "APP_COOKIE".')
+        if _BAD_COOKIE_NAME.search(cookie):
             raise invalid_option('Supplied "cookie_name" is invalid.')
-    if kind in ("HTTP_COOKIE", "APP_COOKIE") and protocol != "HTTP":
-        raise invalid_option(f"Session persistence of type {kind} is only supported for "
-                             f"HTTP pools, not {protocol}.")
-    if sp.get("persistence_timeout") is not None or \
-            sp.get("persistence_granularity") is not None:
-        raise invalid_option("persistence_timeout and persistence_granularity only apply "
-                             "to UDP and SCTP pools.")
-
-
-def check_cookie_listeners(sp: dict[str, Any] | None, listener_protocols: list[str]) -> None:
-    """Cookies are read in HTTP mode: a pool behind a TCP or HTTPS listener
-    (which the amphora forwards as a byte stream) cannot keep cookie sessions."""
-    if sp is None or sp["type"] == "SOURCE_IP":
-        return
-    for protocol in listener_protocols:
-        if protocol != "HTTP":
-            raise invalid_option(f"Session persistence of type {sp['type']} needs HTTP "
-                                 f"listeners; this pool is used by a {protocol} listener.")
+    if kind == "APP_COOKIE" and not cookie:
+        raise invalid_option('Field "cookie_name" must be specified when using the '
+                             '"APP_COOKIE" session persistence type.')

@@ -1,13 +1,12 @@
 """``/v2/lbaas/healthmonitors``: Octavia's health monitors, one per pool.
 
-Types HTTP, HTTPS, TCP and PING (a TCP connect check on the amphora, as the
-renderer documents); UDP-CONNECT and SCTP are refused as Octavia refuses
-them for TCP-family pools, TLS-HELLO as unsupported. ``delay`` and
-``timeout`` are seconds (1..86400, what HAProxy's ``inter`` takes here) and
-``timeout`` may not exceed ``delay``. The HTTP fields (``http_method``,
-``url_path``, ``expected_codes``) get Octavia's defaults on HTTP(S)
-monitors and are refused on the others; ``url_path`` must be an absolute
-path of URL characters only, so it can sit in ``option httpchk`` safely.
+Octavia's types and rules: HTTP, HTTPS, TCP, PING and TLS-HELLO on any pool;
+UDP-CONNECT only on UDP pools (which take UDP-CONNECT, TCP and HTTP, and a
+UDP-CONNECT ``delay`` of at least 3 s, Octavia's
+``udp_connect_min_interval_health_monitor``). SCTP monitors are the
+provider's unsupported option (501, decision 081). ``delay`` and ``timeout``
+are seconds ≥ 0 with no rule between them, as in Octavia. The HTTP fields get
+Octavia's defaults on HTTP(S) monitors and are refused on the others.
 """
 # No `from __future__ import annotations`: FastAPI reads the body models from
 # the annotations of the handlers.
@@ -16,7 +15,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from tricircle_lb.common.errors import Conflict
 from tricircle_lb.loadbalancer import models
@@ -38,7 +37,11 @@ from tricircle_lb.loadbalancer.api.common import (
     show,
     timestamps,
 )
-from tricircle_lb.loadbalancer.errors import invalid_option
+from tricircle_lb.loadbalancer.errors import (
+    invalid_option,
+    not_a_valid_option,
+    unsupported_option,
+)
 
 router = APIRouter()
 Status = models.ProvisioningStatus
@@ -47,17 +50,51 @@ Body = dict[str, Any]
 MonitorType = Literal["HTTP", "HTTPS", "TCP", "PING", "TLS-HELLO", "UDP-CONNECT", "SCTP"]
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "PATCH",
                      "CONNECT"]
-Seconds = Annotated[int, Field(ge=1, le=86400)]
+Seconds = Annotated[int, Field(ge=0, le=2147483647)]
 Retries = Annotated[int, Field(ge=1, le=10)]
 HTTP_FIELDS = ("http_method", "url_path", "expected_codes")
 HTTP_DEFAULTS = {"http_method": "GET", "url_path": "/", "expected_codes": "200"}
-# Unreserved, sub-delims, ':', '@', '/', '%' (escapes) and a query: RFC 3986
-# path characters, nothing HAProxy would read as syntax.
-_URL_PATH_RE = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]{0,2047}")
-# Octavia's syntax: "200", "200,202", "200-204" (spaces after commas allowed).
+UDP_CONNECT_MIN_DELAY = 3
+# Octavia's validate.url_path: an RFC 3986 path (unreserved, sub-delims, ':', '@',
+# '/', percent escapes; a query after '?'), absolute, no whitespace.
+_URL_PATH_RE = re.compile(r"/(?:[A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*"
+                          r"(?:\?(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?")
+# Octavia's expected_codes pattern.
 _CODES_RE = re.compile(r"(\d{3}(\s*,\s*\d{3})*)|(\d{3}-\d{3})")
-_DOMAIN_RE = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
-                        r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# Octavia's DOMAIN_NAME_REGEX.
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$")
+
+
+def _url_path(value: str) -> str:
+    if not _URL_PATH_RE.fullmatch(value):
+        raise ValueError("Value must be a valid URL Path string")
+    return value
+
+
+def _codes(value: str) -> str:
+    if not _CODES_RE.fullmatch(value):
+        raise ValueError(f"Value should match the pattern {_CODES_RE.pattern}")
+    return value
+
+
+def _domain(value: str) -> str:
+    if not _DOMAIN_RE.match(value):
+        raise ValueError(f"Value should match the pattern {_DOMAIN_RE.pattern}")
+    return value
+
+
+UrlPath = Annotated[str, AfterValidator(_url_path)]
+Codes = Annotated[str, AfterValidator(_codes)]
+Domain = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_domain)]
+
+
+def _http_version(value: float) -> float:
+    if value not in (1.0, 1.1):
+        raise ValueError("Value should be one of: 1.0, 1.1")
+    return value
+
+
+HttpVersion = Annotated[float, AfterValidator(_http_version)]
 
 
 class MonitorCreate(RequestBody):
@@ -70,10 +107,10 @@ class MonitorCreate(RequestBody):
     name: Name = ""
     admin_state_up: bool = True
     http_method: HttpMethod | None = None
-    url_path: str | None = Field(None, max_length=2048)
-    expected_codes: str | None = Field(None, max_length=64)
-    http_version: float | None = None
-    domain_name: str | None = Field(None, max_length=255)
+    url_path: UrlPath | None = None
+    expected_codes: Codes | None = None
+    http_version: HttpVersion | None = None
+    domain_name: Domain | None = None
     project_id: str | None = Field(None, max_length=64)
     tenant_id: str | None = Field(None, max_length=64)
     tags: Tags = Field(default_factory=list)
@@ -87,10 +124,10 @@ class MonitorUpdate(RequestBody):
     name: Name | None = None
     admin_state_up: bool | None = None
     http_method: HttpMethod | None = None
-    url_path: str | None = Field(None, max_length=2048)
-    expected_codes: str | None = Field(None, max_length=64)
-    http_version: float | None = None
-    domain_name: str | None = Field(None, max_length=255)
+    url_path: UrlPath | None = None
+    expected_codes: Codes | None = None
+    http_version: HttpVersion | None = None
+    domain_name: Domain | None = None
     tags: Tags | None = None
 
 
@@ -102,62 +139,47 @@ class MonitorUpdateBody(RequestBody):
     healthmonitor: MonitorUpdate
 
 
-def _check_type(kind: str) -> None:
-    if kind in ("UDP-CONNECT", "SCTP"):
+def check_type(kind: str, pool_protocol: str, delay: int | None) -> None:
+    """Octavia's rules between a monitor's type and its pool's protocol."""
+    if pool_protocol in ("UDP", "SCTP"):
+        allowed = ("UDP-CONNECT", "SCTP", "TCP", "HTTP")
+        if kind not in allowed:
+            raise invalid_option(f"The associated pool protocol is {pool_protocol}, so only "
+                                 f"a {'/'.join(allowed)} health monitor is supported.")
+        if kind == "UDP-CONNECT" and delay is not None and delay < UDP_CONNECT_MIN_DELAY:
+            raise invalid_option(f"The request delay value {delay} should be larger than "
+                                 f"{UDP_CONNECT_MIN_DELAY} for {kind} health monitor type.")
+    elif kind in ("UDP-CONNECT", "SCTP"):
         raise invalid_option(f"The {kind} type is only supported for pools of type UDP/SCTP.")
-    if kind == "TLS-HELLO":
-        raise invalid_option("Provider 'amphora' does not support a requested option: "
-                             "health monitor type TLS-HELLO is not supported.")
 
 
-def expected_codes(codes: str) -> str:
-    """``codes`` without spaces, or 400 (status codes 100..599, ranges ascending)."""
-    if not _CODES_RE.fullmatch(codes):
-        raise invalid_option(f"expected_codes {codes!r} must look like 200, 200,202 or 200-204.")
-    compact = re.sub(r"\s+", "", codes)
-    values = [int(c) for c in re.split("[,-]", compact)]
-    if any(not 100 <= c <= 599 for c in values) or ("-" in compact and values[0] > values[1]):
-        raise invalid_option(f"expected_codes {codes!r} are not HTTP status codes.")
-    return compact
+def check_provider(kind: str) -> None:
+    """What the amphora provider here does not build (decision 081)."""
+    if kind == "SCTP":
+        raise unsupported_option("Amphora provider does not support SCTP health monitors.")
 
 
-def url_path(path: str) -> str:
-    if not _URL_PATH_RE.fullmatch(path):
-        raise invalid_option(f"URL path {path!r} is invalid: it must start with '/' and hold "
-                             "only URL characters (no spaces or control characters).")
-    return path
-
-
-def checked(fields: dict[str, Any]) -> dict[str, Any]:
-    """The monitor's whole state after a create or update, validated, defaults filled."""
+def checked(fields: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """The monitor's whole state after a create or update, validated as Octavia's
+    ``_validate_create_hm`` / ``_validate_update_hm`` do, HTTP defaults filled."""
     kind = fields["type"]
-    if fields["timeout"] > fields["delay"]:
-        raise invalid_option("The health monitor timeout must be less than or equal to "
-                             "the delay.")
     result = dict(fields)
     if kind in ("HTTP", "HTTPS"):
         for name, default in HTTP_DEFAULTS.items():
-            if result.get(name) is None:
+            if not result.get(name):
                 result[name] = default
-        result["url_path"] = url_path(result["url_path"])
-        result["expected_codes"] = expected_codes(result["expected_codes"])
+        if result.get("expected_codes"):
+            result["expected_codes"] = re.sub(r"\s+", "", result["expected_codes"])
     else:
-        for name in (*HTTP_FIELDS, "http_version", "domain_name"):
-            if result.get(name) is not None:
-                raise invalid_option(f"{name} is not a valid option for health monitors of "
-                                     f"type {kind}")
-    if result.get("http_version") not in (None, 1.0, 1.1):
-        raise invalid_option(f"http_version {result['http_version']} is not one of 1.0, 1.1.")
-    if result.get("domain_name") is not None:
-        if result.get("http_version") is None:
-            raise invalid_option("'http_version' must be specified when 'domain_name' is "
-                                 "provided.")
-        if result["http_version"] < 1.1:
-            raise invalid_option(f"http_version {result['http_version']} is not a valid "
-                                 "option for health monitors HTTP 1.1 domain name health check")
-        if not _DOMAIN_RE.fullmatch(result["domain_name"]):
-            raise invalid_option(f"domain_name {result['domain_name']!r} is not a valid "
-                                 "host name.")
+        for name in HTTP_FIELDS:
+            if name in given and fields.get(name):
+                raise not_a_valid_option(name, f"health monitors of type {kind}")
+    if result.get("domain_name") and not result.get("http_version"):
+        raise invalid_option("'http_version' must be specified when 'domain_name' is "
+                             "provided.")
+    if result.get("domain_name") and result["http_version"] < 1.1:
+        raise not_a_valid_option(f"http_version {result['http_version']}",
+                                 "health monitors HTTP 1.1 domain name health check")
     return result
 
 
@@ -199,14 +221,15 @@ def show_monitor(hm_id: str, request: Request, ctx: CallerDep, svc: ServicesDep)
 def create_monitor(body: MonitorCreateBody, ctx: CallerDep, svc: ServicesDep) -> Body:
     req = body.healthmonitor
     authorize(ctx, Action.WRITE)
-    _check_type(req.type)
-    state = checked({f: getattr(req, f) for f in _STATE})
     with svc.db.write() as session:
         pool = get_scoped(session, models.Pool, req.pool_id, ctx, "Pool")
-        if pool.healthmonitor is not None:
-            raise Conflict("This pool already has a health monitor")
+        check_type(req.type, pool.protocol, req.delay)
         check_quota(session, svc, pool.project_id, "healthmonitor")
         ensure_mutable(pool.loadbalancer)
+        state = checked({f: getattr(req, f) for f in _STATE}, req.model_fields_set)
+        if pool.healthmonitor is not None:
+            raise Conflict("This pool already has a health monitor")
+        check_provider(req.type)
         hm = models.HealthMonitor(
             project_id=pool.project_id, pool_id=pool.id, name=req.name,
             admin_state_up=req.admin_state_up, tags=list(req.tags),
@@ -224,13 +247,18 @@ def update_monitor(hm_id: str, body: MonitorUpdateBody, ctx: CallerDep,
     authorize(ctx, Action.WRITE)
     with svc.db.write() as session:
         hm = get_scoped(session, models.HealthMonitor, hm_id, ctx, "Health Monitor")
+        for field in ("delay", "max_retries", "timeout"):
+            if field in given and getattr(req, field) is None:
+                raise not_a_valid_option(None, field)
         state = {f: getattr(hm, f) for f in _STATE}
         for field in given & set(_STATE):
-            value = getattr(req, field)
-            # null resets an HTTP field to its default (filled in by ``checked``).
-            if value is not None or field in (*HTTP_FIELDS, "http_version", "domain_name"):
-                state[field] = value
-        state = checked(state)
+            # null resets a field to its default (the HTTP ones filled in by ``checked``).
+            state[field] = getattr(req, field)
+        if state["max_retries_down"] is None:
+            state["max_retries_down"] = 3
+        if hm.pool.protocol in ("UDP", "SCTP"):
+            check_type(hm.type, hm.pool.protocol, req.delay)
+        state = checked(state, given)
         lb = hm.pool.loadbalancer
         ensure_mutable(lb)
         for field, value in state.items():

@@ -65,28 +65,49 @@ def test_protocols_ports_and_duplicates(lb_cloud: LbCloud, lb: Body) -> None:
     lb_cloud.settle(lb["id"])
     text = fault(lb_cloud.lb(token="demo-token").post(LISTENERS, json={"listener": {
         "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 443}}), 409)
-    assert text == "Another Listener on this Load Balancer is already using protocol_port 443"
+    assert text == ("Another Listener on this Load Balancer is already using protocol HTTPS "
+                    "and protocol_port 443")
+    # Another L4 protocol may share the port, as in Octavia.
+    udp = create(lb_cloud, lb, protocol="UDP", protocol_port=443)
+    assert udp["protocol"] == "UDP"
+    lb_cloud.settle(lb["id"])
     tcp = create(lb_cloud, lb, protocol="TCP", protocol_port=22,
                  allowed_cidrs=["192.0.2.0/24", "192.0.2.7/24"])
     assert tcp["allowed_cidrs"] == ["192.0.2.0/24"]
 
 
 @pytest.mark.parametrize(("attrs", "status", "text"), [
-    ({"protocol": "UDP"}, 400, "Value should be one of: HTTP, HTTPS, TCP"),
-    ({"protocol": "TERMINATED_HTTPS"}, 400, "protocol"),
+    ({"protocol": "QUIC"}, 400,
+     "Value should be one of: HTTP, HTTPS, TCP, TERMINATED_HTTPS, UDP, SCTP, PROMETHEUS"),
+    ({"protocol": "TERMINATED_HTTPS"}, 400, "An SNI or default certificate container "
+     "reference must be provided for TERMINATED_HTTPS protocol listeners."),
+    ({"protocol": "SCTP"}, 501, "Provider 'amphora' does not support a requested option: "
+     "Amphora provider does not support SCTP protocol."),
     ({"protocol_port": 0}, 400, "protocol_port"),
     ({"protocol_port": 65536}, 400, "protocol_port"),
     ({"connection_limit": -2}, 400, "connection_limit"),
-    ({"timeout_client_data": 86400001}, 400, "timeout_client_data"),
+    ({"timeout_client_data": 24 * 24 * 60 * 60 * 1000 + 1}, 400, "timeout_client_data"),
     ({"insert_headers": {"X-Forwarded-For": "true", "X-Evil": "1"}}, 400,
-     "X-Evil is not a valid option"),
+     "['X-Forwarded-For', 'X-Evil'] is not a valid option for insert_headers"),
     ({"protocol": "TCP", "insert_headers": {"X-Forwarded-For": "true"}}, 400,
-     "not a valid option for TCP protocol listener"),
-    ({"insert_headers": {"X-Forwarded-For": "yes\nbind"}}, 400, "must be 'true' or 'false'"),
-    ({"allowed_cidrs": ["2001:db8::/64"]}, 400, "IP version incompatible with VIP"),
+     "insert-headers is not a valid option for a TCP protocol listener."),
+    ({"insert_headers": {"X-SSL-Client-CN": "true"}}, 400,
+     "['X-SSL-Client-CN'] is not a valid option for HTTP protocol listener."),
+    ({"allowed_cidrs": ["2001:db8::/64"]}, 400, "Validation failure: CIDR 2001:db8::/64 IP "
+     "version incompatible with all VIPs ['10.0.1.2'] IP version."),
     ({"allowed_cidrs": ["10.0.0.0/33"]}, 400, "allowed_cidrs"),
     ({"name": "x\r\ny"}, 400, "control characters"),
-    ({"default_tls_container_ref": "x"}, 400, "Unknown attribute"),
+    ({"default_tls_container_ref": "x"}, 400, "Validation failure: Certificate container "
+     "references are not allowed on HTTP protocol listeners."),
+    ({"hsts_max_age": 10}, 400, "The HSTS feature can only be used for listeners using the "
+     "TERMINATED_HTTPS protocol."),
+    ({"protocol": "UDP", "insert_headers": {"X-Forwarded-For": "true"}}, 400,
+     "insert-headers is not a valid option for a UDP protocol listener."),
+    ({"protocol": "UDP", "default_tls_container_ref": "x"}, 400,
+     "UDP protocol listener does not support TLS."),
+    ({"tls_versions": []}, 400, "Empty TLS version list."),
+    ({"alpn_protocols": ["spdy/3"]}, 400, "Value should be a valid ALPN protocol ID"),
+    ({"client_authentication": "SOMETIMES"}, 400, "client_authentication"),
     ({"loadbalancer_id": "9e8b6fd0-0000-4000-8000-000000000000"}, 404,
      "Load Balancer 9e8b6fd0-0000-4000-8000-000000000000 not found."),
     ({"default_pool_id": "9e8b6fd0-0000-4000-8000-000000000001"}, 404,
@@ -108,7 +129,8 @@ def test_insert_headers_and_default_pool_rules(lb_cloud: LbCloud, lb: Body) -> N
     tcp_pool = add_pool(lb_cloud, lb["id"], "TCP")
     listener = create(lb_cloud, lb, default_pool_id=http_pool,
                       insert_headers={"X-Forwarded-For": "True", "X-Forwarded-Proto": "false"})
-    assert listener["insert_headers"] == {"X-Forwarded-For": "true",
+    # Stored as given, as Octavia does (its renderer reads "true" in any case).
+    assert listener["insert_headers"] == {"X-Forwarded-For": "True",
                                           "X-Forwarded-Proto": "false"}
     assert listener["default_pool_id"] == http_pool
     lb_cloud.settle(lb["id"])
@@ -146,7 +168,11 @@ def test_update_delete_and_immutability(lb_cloud: LbCloud, lb: Body) -> None:
     assert cleared["default_pool_id"] is None
     lb_cloud.settle(lb["id"])
     fault(demo.put(url, json={"listener": {"protocol_port": 81}}), 400)
-    fault(demo.put(url, json={"listener": {"name": None}}), 400)
+    # null clears a name and resets a limit to Octavia's default.
+    cleared = ok(demo.put(url, json={"listener": {"name": None, "connection_limit": None}}))
+    assert (cleared["listener"]["name"], cleared["listener"]["connection_limit"]) == ("", -1)
+    lb_cloud.settle(lb["id"])
+    fault(demo.put(url, json={"listener": {"admin_state_up": None}}), 400)
     fault(lb_cloud.lb(token="reader-token").delete(url), 403)
     fault(lb_cloud.lb(token="alt-token").delete(url), 403)
     assert demo.delete(url).status_code == 204

@@ -1,4 +1,5 @@
-"""TLS termination and re-encryption fields, additional VIPs (Octavia's API names)
+"""TLS termination and re-encryption fields, additional VIPs (Octavia's API names);
+a listener's port is unique per protocol (UDP and TCP may share one), as in Octavia
 
 Existing listeners and pools get Octavia's "no TLS" values (NULL refs, no SNI,
 client_authentication NONE, HSTS off, tls_enabled false); existing load
@@ -50,6 +51,9 @@ def upgrade() -> None:
                                       server_default=sa.false()))
         batch_op.add_column(sa.Column('hsts_preload', sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
+        batch_op.drop_constraint('uniq_listeners_lb_port', type_='unique')
+        batch_op.create_unique_constraint('uniq_listeners_lb_protocol_port',
+                                          ['loadbalancer_id', 'protocol', 'protocol_port'])
     with op.batch_alter_table('pools', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tls_enabled', sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
@@ -66,6 +70,9 @@ def downgrade() -> None:
         for name in reversed(_POOL):
             batch_op.drop_column(name)
     with op.batch_alter_table('listeners', schema=None) as batch_op:
+        batch_op.drop_constraint('uniq_listeners_lb_protocol_port', type_='unique')
+        batch_op.create_unique_constraint('uniq_listeners_lb_port',
+                                          ['loadbalancer_id', 'protocol_port'])
         for name in reversed(_LISTENER):
             batch_op.drop_column(name)
     with op.batch_alter_table('load_balancers', schema=None) as batch_op:
