@@ -109,7 +109,10 @@ def _config(pki: Pki, *, keep: tuple[str, ...] = ()) -> LoadBalancerConfig:
         ),
         pools=(
             Pool("reenc", "HTTP", "ROUND_ROBIN", (tls_member,),
-                 tls=PoolTls(client_certificate="lb-client", ca="member-ca")),
+                 tls=PoolTls(client_certificate="lb-client", ca="member-ca"),
+                 health_monitor=HealthMonitor("HTTP", delay=1, timeout=1, max_retries=1,
+                                              http_version="1.1",
+                                              domain_name="www.example.com")),
             Pool("proxy1", "PROXY", "ROUND_ROBIN", (Member("proxy", MEMBER_IP, 8100),)),
             Pool("proxy2", "PROXYV2", "ROUND_ROBIN", (Member("proxy", MEMBER_IP, 8100),)),
             Pool("hello", "TCP", "ROUND_ROBIN", (tls_member, Member("m1", MEMBER_IP, 8001)),
@@ -220,9 +223,11 @@ def test_tls_termination_reencryption_proxy_and_metrics(lab: Lab, tmp_path: Path
     metrics = in_ns(lab.cli, "curl", "-s", "-m", "3", f"http://{VIP}:9100/metrics").stdout
     assert "haproxy_process_" in metrics and 'haproxy_frontend_http_requests_total{proxy="https"}' \
         in metrics, metrics[:500]
-    # TLS-HELLO: a TLS handshake; the plain HTTP member fails it.
+    # TLS-HELLO: a TLS handshake; the plain HTTP member fails it. The HTTP check of
+    # the re-encrypting pool goes over TLS too.
     hb = _next_heartbeat(lab, lambda hb: bool(hb.pools.get("hello")) and hb.pools[
-        "hello"].members == {"tls": "UP", "m1": "DOWN"}, timeout=15)
+        "hello"].members == {"tls": "UP", "m1": "DOWN"} and bool(hb.pools.get("reenc"))
+        and hb.pools["reenc"].members == {"tls": "UP"}, timeout=15)
     assert hb is not None
 
     # Files: the amphora's own, 0600, in a 0700 directory.
