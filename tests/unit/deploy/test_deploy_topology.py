@@ -69,6 +69,11 @@ def test_minimal_file_takes_defaults() -> None:
     assert (topo.loadbalancer.job_max_attempts, topo.loadbalancer.job_backoff_max) == (30, 10)
 
 
+def test_one_key_manager_on_barbicans_port_unless_told() -> None:
+    assert parse(MINIMAL).key_manager.port == 9311
+    assert parse("[key_manager]\nport = 19311\n" + MINIMAL).key_manager.port == 19311
+
+
 def test_the_controllers_retries_are_set_once_for_every_region() -> None:
     topo = parse("[loadbalancer]\njob_max_attempts = 4\njob_backoff_max = 1\n" + MINIMAL)
     assert (topo.loadbalancer.job_max_attempts, topo.loadbalancer.job_backoff_max) == (4, 1)
@@ -137,6 +142,10 @@ def test_unknown_region_lookup() -> None:
     ("[loadbalancer]\njob_max_attempts = 0\n" + MINIMAL, "job_max_attempts: 0 is not 1..1000"),
     ("[loadbalancer]\njob_backoff_max = 1.5\n" + MINIMAL, "job_backoff_max: '1.5' is not an"),
     ("[loadbalancer]\nmax_attempts = 3\n" + MINIMAL, "unknown option 'max_attempts'"),
+    ("[key_manager]\nport = 9701\n" + MINIMAL,
+     "network_port = 9701 is already used by \\[key_manager\\] port"),
+    ("[key_manager]\nport = 0\n" + MINIMAL, "\\[key_manager\\] port: 0 is not 1..65535"),
+    ("[key_manager]\nkek = x\n" + MINIMAL, "\\[key_manager\\] unknown option 'kek'"),
 ])
 def test_bad_values_are_clear_errors(text: str, message: str) -> None:
     with pytest.raises(TopologyError, match=message):

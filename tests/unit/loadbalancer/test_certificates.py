@@ -192,10 +192,11 @@ def test_a_certificate_container_is_read_after_the_user_grants_access(
 
 def test_another_project_cannot_read_nor_grant(km: KeyManager, ca: Ca) -> None:
     leaf = ca.issue("private.example.com")
-    ref = km.container(certificate=km.store(leaf.certificate),
-                       private_key=km.store(leaf.private_key))
-    resp = km.call("GET", f"/v1/containers/{parse_ref(ref).uuid}", km.other_token)
-    assert resp.status_code in (403, 404)
+    key_ref = km.store(leaf.private_key)
+    ref = km.container(certificate=km.store(leaf.certificate), private_key=key_ref)
+    for path in (f"/v1/containers/{parse_ref(ref).uuid}",
+                 f"/v1/secrets/{parse_ref(key_ref).uuid}/payload"):
+        assert km.call("GET", path, km.other_token).status_code == 403, path
     manager = km.manager()
     with pytest.raises(CertificateError):
         manager.grant_access(ref, km.other_token)
