@@ -29,6 +29,8 @@ from tls_testing import Leaf, make_ca
 from tricircle_lb.dataplane.netns_socket import socket_in
 from tricircle_lb.loadbalancer.amphora.model import (
     HealthMonitor,
+    L7Policy,
+    L7Rule,
     Listener,
     ListenerTls,
     LoadBalancerConfig,
@@ -106,6 +108,19 @@ def _config(pki: Pki, *, keep: tuple[str, ...] = ()) -> LoadBalancerConfig:
             Listener("tcp", "TCP", 81, default_pool_id="proxy2"),
             Listener("metrics", "PROMETHEUS", 9100),
             Listener("hello", "TCP", 8443, default_pool_id="hello"),
+            # Client certificates optional, judged by L7 rules instead.
+            Listener("optional", "TERMINATED_HTTPS", 8444, default_pool_id="reenc",
+                     tls=replace(tls, client_authentication="OPTIONAL", client_crl=None),
+                     l7policies=(
+                         L7Policy("no-cert", "REJECT", 1, rules=(L7Rule(
+                             "has-cert", "SSL_CONN_HAS_CERT", "EQUAL_TO", "True",
+                             invert=True),)),
+                         L7Policy("mallory", "REDIRECT_PREFIX", 2, rules=(L7Rule(
+                             "cn-mallory", "SSL_DN_FIELD", "EQUAL_TO", "mallory", key="CN"),),
+                             redirect_prefix="https://jail.example.com", redirect_http_code=307),
+                         L7Policy("verified", "REJECT", 3, rules=(L7Rule(
+                             "verify-ok", "SSL_VERIFY_RESULT", "EQUAL_TO", "0", invert=True),)),
+                     )),
         ),
         pools=(
             Pool("reenc", "HTTP", "ROUND_ROBIN", (tls_member,),
@@ -123,7 +138,7 @@ def _config(pki: Pki, *, keep: tuple[str, ...] = ()) -> LoadBalancerConfig:
 
 
 def _tls(lab: Lab, pki: Pki, sni: str | None, client: Leaf | None = None,
-         alpn: tuple[str, ...] = ("http/1.1",)) -> ssl.SSLSocket:
+         alpn: tuple[str, ...] = ("http/1.1",), port: int = 443) -> ssl.SSLSocket:
     context = ssl.create_default_context(cafile=pki.file("front-ca.pem", pki.front.certificate))
     context.check_hostname = sni is not None
     if client is not None:
@@ -131,7 +146,7 @@ def _tls(lab: Lab, pki: Pki, sni: str | None, client: Leaf | None = None,
     context.set_alpn_protocols(list(alpn))
     raw = socket_in(lab.cli, socket.AF_INET, socket.SOCK_STREAM)
     raw.settimeout(5)
-    raw.connect((VIP, 443))
+    raw.connect((VIP, port))
     return context.wrap_socket(raw, server_hostname=sni)
 
 
@@ -184,7 +199,7 @@ def test_tls_termination_reencryption_proxy_and_metrics(lab: Lab, tmp_path: Path
     sh("ip", "-n", lab.amp, "link", "set", "eth1", "up")
     client.plug_vip(AMP_IP, VIP, 24, VRRP_MAC)
     assert client.put_config(AMP_IP, _config(pki)) == ["https", "http", "tcp", "metrics",
-                                                       "hello"]
+                                                       "hello", "optional"]
 
     # SNI picks the certificate; no SNI gets the default one.
     for sni, cn in (("www.example.com", "www.example.com"), ("api.example.com",
@@ -215,6 +230,24 @@ def test_tls_termination_reencryption_proxy_and_metrics(lab: Lab, tmp_path: Path
     assert response.getheader("Strict-Transport-Security") == (
         "max-age=3600; includeSubDomains;")
 
+    # OPTIONAL client certificates and the SSL L7 rules: no certificate is rejected, a
+    # CN is redirected (the path kept); a certificate that does not verify still fails
+    # the handshake (HAProxy's "verify optional", as Octavia sets it).
+    def answer(client: Leaf | None) -> tuple[int, str | None]:
+        with _tls(lab, pki, "www.example.com", client, port=8444) as sock:
+            conn = http.client.HTTPConnection("www.example.com", 8444, timeout=5)
+            conn.sock = sock
+            conn.request("GET", "/a/b?c=1")
+            response = conn.getresponse()
+            response.read()
+            return response.status, response.getheader("Location")
+
+    assert answer(None) == (403, None)
+    assert answer(pki.mallory) == (307, "https://jail.example.com/a/b?c=1")  # no CRL here
+    with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+        answer(make_ca("Other CA").issue("eve", client=True))
+    assert answer(pki.alice) == (200, None)
+
     # PROXY v1 and v2: the member sees the client's own address.
     for port in (80, 81):
         got = in_ns(lab.cli, "curl", "-s", "-m", "3", f"http://{VIP}:{port}/")
@@ -235,7 +268,7 @@ def test_tls_termination_reencryption_proxy_and_metrics(lab: Lab, tmp_path: Path
     assert stat.S_IMODE(os.stat(certs).st_mode) == 0o700
     assert sorted(p.name for p in certs.iterdir()) == sorted(
         [f"{n}.pem" for n in ("www", "api", "front-ca", "front-crl", "lb-client", "member-ca")]
-        + ["https.crtlist"])
+        + ["https.crtlist", "optional.crtlist"])
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in certs.iterdir())
 
     # Barbican lost the secrets: the controller sends names only, the amphora keeps serving.
@@ -253,7 +286,8 @@ def test_tls_termination_reencryption_proxy_and_metrics(lab: Lab, tmp_path: Path
 
     # A listener removed: its files go with it; deleting the configuration removes the rest.
     full = _config(pki)
-    plain = replace(full, listeners=full.listeners[1:], certificates=tuple(
+    plain = replace(full, listeners=tuple(li for li in full.listeners if li.tls is None),
+                    certificates=tuple(
         f for f in full.certificates if f.name in ("lb-client", "member-ca")))
     client.put_config(AMP_IP, plain)
     assert sorted(p.name for p in certs.iterdir()) == ["lb-client.pem", "member-ca.pem"]
