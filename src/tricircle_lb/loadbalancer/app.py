@@ -18,6 +18,7 @@ from tricircle_lb.db import Database, migrate
 from tricircle_lb.jobs import JobQueue, JobsConfig
 from tricircle_lb.loadbalancer import background, errors
 from tricircle_lb.loadbalancer.api import build_router
+from tricircle_lb.loadbalancer.certificates import CertificateManager
 from tricircle_lb.loadbalancer.config import HealthManagerConfig, LoadBalancerConfig
 from tricircle_lb.loadbalancer.drivers.network import NeutronNetworkDriver
 from tricircle_lb.loadbalancer.logs.config import LogOffloadConfig
@@ -63,6 +64,8 @@ def create_app(config_file: Path) -> FastAPI:
     app.state.log_config = LogOffloadConfig.from_parser(parser, server.log_file)
     app.state.session = session
     app.state.network = NeutronNetworkDriver(session, cfg.region_name, cfg.central_region_name)
+    # Tenants' TLS certificate references, checked by the API (api/_tls_checks.py).
+    app.state.certificates = CertificateManager.from_config(parser, session)
     app.include_router(build_router())
     app.add_middleware(_V2Alias)
     return app

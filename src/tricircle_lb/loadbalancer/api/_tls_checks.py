@@ -6,17 +6,17 @@ grants the load-balancer service read access with the caller's token and
 loads each reference once (Octavia's ``_validate_tls_refs``); a reference
 that cannot be loaded is a 400 ``Could not retrieve certificate: [<refs>]``.
 The key-manager side is ``tricircle_lb.loadbalancer.certificates``;
-:func:`retrievable` is the one place that calls it.
+:func:`_readable` is the one place that calls it.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from tricircle_lb.common.errors import BadRequest
+from tricircle_lb.common.errors import ApiError, BadRequest
+from tricircle_lb.loadbalancer.certificates import CertificateError, CertificateManager
 from tricircle_lb.loadbalancer.errors import invalid_option, unsupported_option
 
 # Octavia's [api_settings] defaults for new TLS listeners and pools.
@@ -78,24 +78,37 @@ def check_hsts(state: dict[str, Any], protocol: str) -> None:
                              "TERMINATED_HTTPS protocol.")
 
 
-def retrievable(ref: str, token: str | None) -> bool:
-    """Whether the caller's ``ref`` can be read by the load-balancer service:
-    access granted with the caller's token, then loaded."""
-    try:
-        certificates: Any = importlib.import_module("tricircle_lb.loadbalancer.certificates")
-    except ImportError:
+def _readable(manager: CertificateManager | None, ref: str, token: str | None,
+              secret: bool) -> bool:
+    """Whether the load-balancer service can read the caller's ``ref``: access
+    granted with the caller's token, then loaded (Octavia: any failure is a bad ref)."""
+    if manager is None:
         return False  # no key manager here: nothing can be retrieved
     try:
         if token:
-            certificates.grant_access(ref, token)
-        certificates.load_certificate(ref, token)
-    except certificates.CertificateError:
+            manager.grant_access(ref, token)
+        if secret:
+            manager.load_secret(ref, token)
+        else:
+            manager.load_certificate(ref, token)
+    except (CertificateError, ApiError):
         return False
     return True
 
 
-def check_refs(refs: Iterable[str | None], token: str | None) -> None:
-    """400 ``Could not retrieve certificate: [...]`` naming every unreadable ref."""
-    bad = [ref for ref in refs if ref and not retrievable(ref, token)]
+def check_refs(manager: CertificateManager | None, refs: Iterable[str | None],
+               token: str | None) -> None:
+    """400 ``Could not retrieve certificate: [...]`` naming every unreadable
+    certificate (a container or a PKCS12 secret)."""
+    bad = [ref for ref in refs if ref and not _readable(manager, ref, token, secret=False)]
+    if bad:
+        raise BadRequest(f"Could not retrieve certificate: {bad!r}")
+
+
+def check_ca_refs(manager: CertificateManager | None, ca: str | None, crl: str | None,
+                  token: str | None) -> None:
+    """A CA certificate and its optional CRL: PEM secrets (Octavia's
+    ``_validate_client_ca_and_crl_refs``)."""
+    bad = [ref for ref in (ca, crl) if ref and not _readable(manager, ref, token, secret=True)]
     if bad:
         raise BadRequest(f"Could not retrieve certificate: {bad!r}")

@@ -53,6 +53,7 @@ from tricircle_lb.common.errors import BadRequest
 from tricircle_lb.db import Database
 from tricircle_lb.jobs import JobQueue
 from tricircle_lb.loadbalancer import models, quotas
+from tricircle_lb.loadbalancer.certificates import CertificateManager
 from tricircle_lb.loadbalancer.config import LoadBalancerConfig
 from tricircle_lb.loadbalancer.controller import handoff
 from tricircle_lb.loadbalancer.drivers.network import NetworkDriver
@@ -101,11 +102,14 @@ class Services:
     queue: JobQueue[models.Job]
     network: NetworkDriver
     config: LoadBalancerConfig
+    # The key manager's client (``loadbalancer/certificates.py``), if the app has one.
+    certificates: CertificateManager | None = None
 
 
 def _services(request: Request) -> Services:
     s = request.app.state
-    return Services(db=s.db, queue=s.queue, network=s.network, config=s.config)
+    return Services(db=s.db, queue=s.queue, network=s.network, config=s.config,
+                    certificates=getattr(s, "certificates", None))
 
 
 CallerDep = Annotated[Context, Depends(caller)]

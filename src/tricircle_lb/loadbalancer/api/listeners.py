@@ -41,6 +41,7 @@ from tricircle_lb.loadbalancer.api.common import (
     timestamps,
 )
 from tricircle_lb.loadbalancer.api.loadbalancers import stats_of
+from tricircle_lb.loadbalancer.certificates import CertificateManager
 from tricircle_lb.loadbalancer.errors import invalid_option, not_a_valid_option, not_found
 from tricircle_lb.loadbalancer.models import Listener, LoadBalancer, Pool, ProvisioningStatus
 
@@ -207,7 +208,8 @@ def create_listener(body: CreateRequest, ctx: CallerDep, svc: ServicesDep) -> di
             _check_default_pool(session, lb, protocol, req.default_pool_id, None)
         ensure_mutable(lb)
         headers = _insert_headers(protocol, req.insert_headers)
-        _check_tls_create(protocol, tls, bool(req.insert_headers), ctx.token)
+        _check_tls_create(protocol, tls, bool(req.insert_headers), svc.certificates,
+                          ctx.token)
         _check_port_free(session, lb.id, protocol, req.protocol_port)
         cidrs = _allowed_cidrs(lb, req.allowed_cidrs)
         if protocol == "TERMINATED_HTTPS" or _has_refs(tls):
@@ -263,7 +265,7 @@ def update_listener(listener_id: str, body: UpdateRequest, ctx: CallerDep,
     with svc.db.write() as session:
         listener = get_scoped(session, Listener, listener_id, ctx, KIND)
         lb = listener.loadbalancer
-        _check_tls_update(listener, changes, ctx.token)
+        _check_tls_update(listener, changes, svc.certificates, ctx.token)
         if changes.get("insert_headers"):
             _insert_headers(listener.protocol, changes["insert_headers"])
         if "allowed_cidrs" in changes:
@@ -320,7 +322,7 @@ def _has_refs(tls: dict[str, Any]) -> bool:
 
 
 def _check_tls_create(protocol: str, tls: dict[str, Any], headers: bool,
-                      token: str | None) -> None:
+                      certs: CertificateManager | None, token: str | None) -> None:
     """Octavia's ``_validate_create_listener`` for the TLS fields, in its order."""
     offload = protocol == "TERMINATED_HTTPS" or (protocol == "PROMETHEUS" and _has_refs(tls))
     certs = tls["default_tls_container_ref"] or tls["sni_container_refs"]
@@ -343,13 +345,14 @@ def _check_tls_create(protocol: str, tls: dict[str, Any], headers: bool,
         raise invalid_option("A client authentication CA reference is required to specify "
                              "a client authentication revocation list.")
     _tls_checks.check_ciphers(tls["tls_ciphers"])
-    _tls_checks.check_refs([*(tls["sni_container_refs"] or []),
+    _tls_checks.check_refs(certs, [*(tls["sni_container_refs"] or []),
                             tls["default_tls_container_ref"]], token)
-    _tls_checks.check_refs([tls["client_ca_tls_container_ref"],
-                            tls["client_crl_container_ref"]], token)
+    _tls_checks.check_ca_refs(certs, tls["client_ca_tls_container_ref"],
+                              tls["client_crl_container_ref"], token)
 
 
-def _check_tls_update(listener: Listener, changes: dict[str, Any], token: str | None) -> None:
+def _check_tls_update(listener: Listener, changes: dict[str, Any],
+                      certs: CertificateManager | None, token: str | None) -> None:
     """Octavia's ``_validate_listener_PUT`` for the TLS fields, in its order."""
     protocol = listener.protocol
     offload = protocol == "TERMINATED_HTTPS" or (protocol == "PROMETHEUS" and _has_refs(changes))
@@ -365,14 +368,14 @@ def _check_tls_update(listener: Listener, changes: dict[str, Any], token: str | 
     if auth not in (None, "NONE") and not ca:
         raise invalid_option(f"Client authentication setting {auth} requires a client CA "
                              f"container reference.")
-    _tls_checks.check_refs([*(changes.get("sni_container_refs") or []),
+    _tls_checks.check_refs(certs, [*(changes.get("sni_container_refs") or []),
                             changes.get("default_tls_container_ref")], token)
     crl = changes.get("client_crl_container_ref") or listener.client_crl_container_ref
     if crl and not ca:
         raise invalid_option("A client authentication CA reference is required to specify "
                              "a client authentication revocation list.")
     if ca or crl:
-        _tls_checks.check_refs([ca, crl], token)
+        _tls_checks.check_ca_refs(certs, ca, crl, token)
     _tls_checks.check_ciphers(changes.get("tls_ciphers"))
     if "tls_versions" in changes:
         _tls_checks.check_tls_versions(changes["tls_versions"])

@@ -43,6 +43,7 @@ from tricircle_lb.loadbalancer.api.common import (
     show,
     timestamps,
 )
+from tricircle_lb.loadbalancer.certificates import CertificateManager
 from tricircle_lb.loadbalancer.errors import invalid_option
 
 router = APIRouter()
@@ -182,7 +183,7 @@ def _target(session: Session, req: PoolCreate, ctx: Any) -> tuple[
             raise invalid_option(f"Listener {listener.id} is not on load balancer {lb.id}.")
         return lb, listener
     if listener is None:
-        raise invalid_option("No listener or loadbalancer provided.")
+        raise invalid_option("Must provide at least one of: loadbalancer_id, listener_id")
     return listener.loadbalancer, listener
 
 
@@ -202,7 +203,7 @@ def create_pool(body: PoolCreateBody, ctx: CallerDep,
         if listener is not None and listener.default_pool_id is not None:
             raise Conflict("This listener already has a default pool")
         ensure_mutable(lb)
-        _check_tls_create(tls, ctx.token)
+        _check_tls_create(tls, svc.certificates, ctx.token)
         # The provider's own checks come last, as Octavia calls the driver last.
         checks.check_protocol(req.protocol)
         checks.check_algorithm(req.lb_algorithm)
@@ -234,7 +235,7 @@ def update_pool(pool_id: str, body: PoolUpdateBody, ctx: CallerDep,
         if "session_persistence" in given:
             checks.check_session_persistence(sp, pool.protocol,
                                              _sp_given(req.session_persistence))
-        tls = _check_tls_update(pool, req, given, ctx.token)
+        tls = _check_tls_update(pool, req, given, svc.certificates, ctx.token)
         ensure_mutable(pool.loadbalancer)
         if req.lb_algorithm is not None:
             checks.check_algorithm(req.lb_algorithm)
@@ -280,15 +281,17 @@ def _mark_pool_deleted(pool: models.Pool) -> None:
         listener.default_pool_id = None
 
 
-def _check_tls_create(tls: dict[str, Any], token: str | None) -> None:
+def _check_tls_create(tls: dict[str, Any], certs: CertificateManager | None,
+                      token: str | None) -> None:
     """Octavia's ``_validate_create_pool`` and its TLS defaults (stored, as Octavia does,
     when ``tls_enabled``)."""
     if tls["crl_container_ref"] and not tls["ca_tls_container_ref"]:
         raise invalid_option("A CA certificate reference is required to specify a "
                              "revocation list.")
-    _tls_checks.check_refs([tls["tls_container_ref"]], token)
+    _tls_checks.check_refs(certs, [tls["tls_container_ref"]], token)
     if tls["ca_tls_container_ref"]:
-        _tls_checks.check_refs([tls["ca_tls_container_ref"], tls["crl_container_ref"]], token)
+        _tls_checks.check_ca_refs(certs, tls["ca_tls_container_ref"],
+                                  tls["crl_container_ref"], token)
     _tls_checks.check_ciphers(tls["tls_ciphers"])
     if tls["tls_enabled"]:
         tls["tls_ciphers"] = tls["tls_ciphers"] or _tls_checks.DEFAULT_CIPHERS
@@ -310,7 +313,7 @@ _TLS_DEFAULT_ON_NULL: dict[str, Any] = {
 
 
 def _check_tls_update(pool: models.Pool, req: PoolUpdate, given: set[str],
-                      token: str | None) -> dict[str, Any]:
+                      certs: CertificateManager | None, token: str | None) -> dict[str, Any]:
     """Octavia's ``_validate_pool_PUT`` for the TLS fields; the values to store."""
     crl = req.crl_container_ref if "crl_container_ref" in given else pool.crl_container_ref
     ca = pool.ca_tls_container_ref
@@ -325,9 +328,9 @@ def _check_tls_update(pool: models.Pool, req: PoolUpdate, given: set[str],
     elif crl and not ca:
         raise invalid_option("A CA reference is required to specify a certificate "
                              "revocation list.")
-    _tls_checks.check_refs([req.tls_container_ref], token)
+    _tls_checks.check_refs(certs, [req.tls_container_ref], token)
     if ca:
-        _tls_checks.check_refs([ca, crl], token)
+        _tls_checks.check_ca_refs(certs, ca, crl, token)
     _tls_checks.check_ciphers(req.tls_ciphers)
     if "tls_versions" in given:
         _tls_checks.check_tls_versions(req.tls_versions)

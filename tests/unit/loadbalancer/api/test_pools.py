@@ -15,6 +15,8 @@ import pytest
 from lb_testing import LbCloud, fault
 from networking_testing import ok
 
+from tricircle_lb.loadbalancer import models
+
 Body = dict[str, Any]
 
 
@@ -124,8 +126,10 @@ def test_listener_pool_protocol_matrix(lb: Lb) -> None:
 
 BAD_POOLS: list[tuple[Body, int, str]] = [
     ({"protocol": "FTP"}, 400, "protocol"),
-    ({"protocol": "UDP"}, 400, "pool protocol UDP is not supported"),
-    ({"lb_algorithm": "SOURCE_IP_PORT"}, 400, "lb_algorithm SOURCE_IP_PORT is not supported"),
+    ({"protocol": "SCTP"}, 501, "Provider 'amphora' does not support a requested option: "
+     "Amphora provider does not support SCTP protocol."),
+    ({"lb_algorithm": "SOURCE_IP_PORT"}, 501, "Provider 'amphora' does not support a "
+     "requested option: Amphora provider does not support SOURCE_IP_PORT algorithm."),
     ({"lb_algorithm": "RANDOM"}, 400, "lb_algorithm"),
     ({"session_persistence": {"type": "HTTP_COOKIE", "cookie_name": "c"}}, 400,
      'Field "cookie_name" can only be specified with session persistence of type '
@@ -133,19 +137,28 @@ BAD_POOLS: list[tuple[Body, int, str]] = [
     ({"session_persistence": {"type": "APP_COOKIE"}}, 400,
      'Field "cookie_name" must be specified when using the "APP_COOKIE"'),
     ({"session_persistence": {"type": "APP_COOKIE", "cookie_name": "a b"}}, 400,
-     'Supplied "cookie_name" is invalid.'),
+     "cookie_name"),
     ({"session_persistence": {"type": "APP_COOKIE", "cookie_name": "x\nbind :1"}}, 400,
+     "cookie_name"),
+    ({"session_persistence": {"type": "APP_COOKIE", "cookie_name": "a=b"}}, 400,
      'Supplied "cookie_name" is invalid.'),
-    ({"protocol": "TCP", "session_persistence": {"type": "HTTP_COOKIE"}}, 400,
-     "only supported for HTTP pools"),
+    ({"protocol": "UDP", "session_persistence": {"type": "HTTP_COOKIE"}}, 400,
+     "Session persistence of type HTTP_COOKIE is not supported for UDP/SCTP protocol pools."),
     ({"session_persistence": {"type": "SOURCE_IP", "persistence_timeout": 5}}, 400,
-     "only apply to UDP and SCTP pools"),
+     "persistence_timeout and persistence_granularity is only for UDP and SCTP protocol "
+     "pools."),
     ({"session_persistence": {"type": "STICKY"}}, 400, "type"),
     ({"name": "a\nbackend evil"}, 400, "name"),
     ({"name": "x" * 256}, 400, "name"),
     ({"description": "d" * 256}, 400, "description"),
-    ({"tls_enabled": True}, 400, "tls_enabled"),
-    ({"loadbalancer_id": None}, 400, "No listener or loadbalancer provided."),
+    ({"tls_container_ref": "http://nowhere/secret"}, 400,
+     "Could not retrieve certificate: ['http://nowhere/secret']"),
+    ({"tls_enabled": True, "tls_versions": ["TLSv9"]}, 400, "Invalid TLS versions: TLSv9"),
+    ({"tls_enabled": True, "tls_ciphers": "A B"}, 400, "Invalid characters in cipher string."),
+    ({"crl_container_ref": "x"}, 400, "A CA certificate reference is required to specify a "
+     "revocation list."),
+    ({"loadbalancer_id": None}, 400,
+     "Validation failure: Must provide at least one of: loadbalancer_id, listener_id"),
     ({"loadbalancer_id": "6f1d3a0e-0000-4000-8000-000000000000"}, 404,
      "Load Balancer 6f1d3a0e-0000-4000-8000-000000000000 not found."),
 ]
@@ -191,17 +204,45 @@ def test_update_algorithm_and_session_persistence(lb: Lb) -> None:
     assert "protocol" in fault(lb.api.put(path, json={"pool": {"protocol": "TCP"}}), 400)
 
 
-def test_cookie_persistence_needs_http_listeners(lb: Lb) -> None:
+def test_cookie_persistence_on_a_tcp_listener_is_octavias_to_accept(lb: Lb) -> None:
+    """Octavia has no rule between cookie persistence and the listener's protocol."""
     tcp = lb.listener("TCP", 81)
     pool = ok(lb.api.post("/v2/lbaas/pools", json={"pool": {
         "listener_id": tcp, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}}), 201)["pool"]
     lb.settle()
-    text = fault(lb.api.put(f"/v2/lbaas/pools/{pool['id']}", json={"pool": {
-        "session_persistence": {"type": "HTTP_COOKIE"}}}), 400)
-    assert "needs HTTP listeners; this pool is used by a TCP listener" in text
+    updated = ok(lb.api.put(f"/v2/lbaas/pools/{pool['id']}", json={"pool": {
+        "session_persistence": {"type": "HTTP_COOKIE"}}}))["pool"]
+    assert updated["session_persistence"]["type"] == "HTTP_COOKIE"
+    lb.settle()
     created = fault(lb.api.post("/v2/lbaas/pools", json={"pool": {
         "listener_id": lb.listener_id, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}), 400)
     assert "invalid while the listener protocol is 'HTTP'" in created
+
+
+def test_udp_proxy_and_tls_pools_are_stored(lb: Lb) -> None:
+    """UDP (SOURCE_IP persistence with its timeout), PROXY/PROXYV2 and a re-encrypting
+    pool with Octavia's TLS defaults."""
+    udp = lb.pool("UDP", session_persistence={"type": "SOURCE_IP", "persistence_timeout": 60,
+                                              "persistence_granularity": "255.255.255.0"})
+    assert udp["session_persistence"]["persistence_timeout"] == 60
+    assert udp["tls_enabled"] is False and udp["tls_versions"] is None
+    for protocol in ("PROXY", "PROXYV2"):
+        assert lb.pool(protocol)["protocol"] == protocol
+    tls = lb.pool("HTTP", tls_enabled=True)
+    assert tls["tls_enabled"] is True
+    assert tls["tls_versions"] == ["TLSv1.2", "TLSv1.3"]
+    assert tls["alpn_protocols"] == ["h2", "http/1.1", "http/1.0"]
+    assert tls["tls_ciphers"].startswith("TLS_AES_128_GCM_SHA256:")
+    path = f"/v2/lbaas/pools/{tls['id']}"
+    updated = ok(lb.api.put(path, json={"pool": {"tls_versions": ["TLSv1.3"],
+                                                  "alpn_protocols": ["h2"]}}))["pool"]
+    assert (updated["tls_versions"], updated["alpn_protocols"]) == (["TLSv1.3"], ["h2"])
+    lb.settle()
+    reset = ok(lb.api.put(path, json={"pool": {"tls_versions": None}}))["pool"]
+    assert reset["tls_versions"] == ["TLSv1.2", "TLSv1.3"]
+    with lb.cloud.lb_db().read() as session:
+        row = session.get(models.Pool, tls["id"])
+        assert row is not None and row.tls_enabled and row.tls_versions == ["TLSv1.2", "TLSv1.3"]
 
 
 def test_delete_cascades_to_members_and_monitor(lb: Lb) -> None:
