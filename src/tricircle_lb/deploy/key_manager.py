@@ -159,8 +159,10 @@ def command(config_file: Path) -> tuple[list[str], dict[str, str]]:
         raise KeyManagerError(f"{config_file}: {exc}") from exc
     gunicorn = venv / "bin" / "gunicorn"
     if not gunicorn.exists():
-        raise KeyManagerError(f"Barbican is not installed in {venv} (no {gunicorn}); run "
-                              f"./scripts/demo --install-only or set {VENV_ENV}")
+        raise KeyManagerError(
+            f"Barbican is not installed in {venv} (no {gunicorn}): install it with "
+            "`source scripts/lib/install.sh && install_barbican` (./scripts/demo and "
+            f"./scripts/test do), or point {VENV_ENV} at its virtual environment")
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     argv = [str(gunicorn), "--paste", str(where / PASTE_FILE), "--bind", bind,
             "--workers", str(WORKERS), "--timeout", str(REQUEST_TIMEOUT),
