@@ -174,7 +174,7 @@ def test_pools_reencrypt_and_speak_proxy(ca: Ca, tmp_path: Path) -> None:
     assert "option httpchk GET '/health' HTTP/1.1" in be
     assert "http-check send hdr Host www.example.com" in be
     assert be[-1] == (
-        "server m2 10.0.20.12:443 weight 1 check inter 2s fall 3 rise 2 ssl "
+        "server m2 10.0.20.12:443 weight 1 check inter 2s fall 3 rise 2 check-alpn http/1.1 ssl "
         f"crt '{certs}/c-client.pem' ca-file '{certs}/c-ca.pem' verify required "
         f"crl-file '{certs}/c-crl.pem' sni ssl_fc_sni ciphers ECDHE-ECDSA-AES256-GCM-SHA384 "
         "no-sslv3 no-tlsv10 no-tlsv11 no-tlsv12 alpn http/1.1")

@@ -317,6 +317,10 @@ def _backend(pool: Pool, listener: Listener, name: str, cert_dir: Path | None,
     if pool.health_monitor is not None:
         hm_lines, check = _monitor_lines(pool.health_monitor, f"{where}.health_monitor")
         lines += hm_lines
+        if pool.tls is not None and pool.tls.alpn_protocols:
+            # As Octavia: checks offer the members what traffic offers them.
+            check += " " + tls_config.check_alpn(pool.tls.alpn_protocols,
+                                                 f"{where}.tls.alpn_protocols")
     servers = []
     member_ids = [m.id for m in pool.members]
     if len(set(member_ids)) != len(member_ids):

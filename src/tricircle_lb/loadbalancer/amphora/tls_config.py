@@ -119,6 +119,11 @@ def _common(versions: tuple[TlsVersion, ...] | None, ciphers: str | None,
     return options
 
 
+def check_alpn(alpn: tuple[str, ...], where: str) -> str:
+    return "check-alpn " + ",".join(match(_ALPN_RE, p, where, "an ALPN protocol id", 32)
+                                    for p in alpn)
+
+
 def bind_options(listener_id: str, tls: ListenerTls, cert_dir: Path | None,
                  known: Collection[str], where: str) -> str:
     """What follows the address on a TLS-terminating listener's ``bind`` line."""
