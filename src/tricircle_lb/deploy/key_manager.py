@@ -86,12 +86,14 @@ def barbican_conf(*, service_url: str, database_url: str, log_file: Path, kek: s
     conf["DEFAULT"] = {
         # The refs Barbican hands out (secret_ref, container_ref) start with this.
         "host_href": service_url,
-        "sql_connection": database_url,
         "db_auto_create": "True",
         "log_file": str(log_file),
         "use_stderr": "False",
         "debug": str(debug),
     }
+    # oslo.db's option (the engine and Barbican's migrations read this one; its
+    # default is barbican.sqlite in the working directory).
+    conf["database"] = {"connection": database_url}
     conf["secretstore"] = {"enabled_secretstore_plugins": "store_crypto"}
     conf["crypto"] = {"enabled_crypto_plugins": "simple_crypto"}
     conf["simple_crypto_plugin"] = {"kek": kek}

@@ -67,7 +67,7 @@ def test_barbicans_configuration(topology: Topology) -> None:
     for f in (home / "barbican.conf", home / "barbican-api-paste.ini", svc.config_file):
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
     assert conf["DEFAULT"]["host_href"] == key_manager_url(topology) == svc.url
-    assert conf["DEFAULT"]["sql_connection"] == f"sqlite:///{topology.state_dir}/key-manager.db"
+    assert conf["database"]["connection"] == f"sqlite:///{topology.state_dir}/key-manager.db"
     assert conf["DEFAULT"]["db_auto_create"] == "True"
     assert conf["simple_crypto_plugin"]["kek"] == secrets.key_manager_kek
     assert conf["crypto"]["enabled_crypto_plugins"] == "simple_crypto"

@@ -127,6 +127,8 @@ def km(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyManager]:
                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
             _wait_healthy(svc.url, procs[-1], log)
             urls[svc.kind] = svc.url
+        # Barbican's database is the state directory's, not barbican.sqlite in the cwd.
+        assert (topology.state_dir / "key-manager.db").stat().st_size > 0
         bootstrap.identity(topology, secrets)
         auth_url = identity_url(topology)
         with bootstrap.admin_client(topology, secrets) as (client, token):
