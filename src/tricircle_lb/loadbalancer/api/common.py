@@ -157,8 +157,10 @@ SafeStr = Annotated[str, AfterValidator(no_control_chars)]
 IpAddress = Annotated[str, Field(max_length=64), AfterValidator(ip_address)]
 Name = Annotated[str, Field(max_length=255), AfterValidator(no_control_chars)]
 Description = Annotated[str, Field(max_length=255), AfterValidator(no_control_chars)]
-Tag = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(no_control_chars)]
-Tags = Annotated[list[Tag], Field(max_length=50)]
+# Octavia's tags: strings of at most 255 characters, as many as given (they never
+# reach HAProxy).
+Tag = Annotated[str, Field(max_length=255)]
+Tags = list[Tag]
 
 
 # -- look-ups and state -----------------------------------------------------

@@ -40,7 +40,7 @@ from tricircle_lb.loadbalancer.api.common import (
     show,
     timestamps,
 )
-from tricircle_lb.loadbalancer.drivers.network import NetworkError
+from tricircle_lb.loadbalancer.drivers.network import NetworkError, NetworkNotFound
 from tricircle_lb.loadbalancer.errors import from_network, invalid_option, not_found
 
 router = APIRouter()
@@ -100,6 +100,8 @@ class _Vip:
 
     address: str | None
     subnet_id: str | None
+    pool_protocol: str
+    all_addresses: tuple[str, ...]
 
 
 def member_view(member: models.Member) -> Body:
@@ -129,8 +131,12 @@ def _member(session: Session, pool: models.Pool, member_id: str, ctx: Context) -
 
 def _vip_of(svc: Services, pool_id: str, ctx: Context) -> _Vip:
     with svc.db.read() as session:
-        lb = _pool(session, pool_id, ctx).loadbalancer
-        return _Vip(lb.vip_address, lb.vip_subnet_id)
+        pool = _pool(session, pool_id, ctx)
+        lb = pool.loadbalancer
+        extra = tuple(str(v.get("ip_address")) for v in lb.additional_vips or []
+                      if v.get("ip_address"))
+        return _Vip(lb.vip_address, lb.vip_subnet_id, pool.protocol,
+                    (*((lb.vip_address,) if lb.vip_address else ()), *extra))
 
 
 def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int],
@@ -143,17 +149,18 @@ def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int]
     if req.request_sriov:
         raise invalid_option("request_sriov is not supported by provider amphora.")
     management = svc.config.reserved_member_cidrs
-    address = checks.check_member_address(req.address, vip.address, management)
-    monitor = checks.check_monitor_address(req.monitor_address, address, management)
+    address = checks.check_member_address(req.address, management)
+    monitor = checks.check_monitor_address(req.monitor_address, management)
     subnet_id = req.subnet_id or vip.subnet_id
     if req.subnet_id is not None and req.subnet_id not in seen:
         try:
             seen[req.subnet_id] = svc.network.get_subnet(req.subnet_id,
                                                          token=token).ip_version
+        except NetworkNotFound:
+            raise not_found("Subnet", req.subnet_id) from None
         except NetworkError as exc:
             raise from_network(exc, f"Subnet {req.subnet_id}") from exc
-    if req.subnet_id is not None:
-        checks.check_subnet_family(address, req.subnet_id, seen[req.subnet_id])
+    checks.check_lvs_family(address, vip.pool_protocol, vip.all_addresses)
     return req.model_copy(update={"address": address, "monitor_address": monitor,
                                   "subnet_id": subnet_id})
 
@@ -222,7 +229,7 @@ def update_member(pool_id: str, member_id: str, body: MemberUpdateBody, ctx: Cal
         changes = {f: getattr(req, f) for f in req.model_fields_set}
         if "monitor_address" in changes:
             changes["monitor_address"] = checks.check_monitor_address(
-                req.monitor_address, member.address, svc.config.reserved_member_cidrs)
+                req.monitor_address, svc.config.reserved_member_cidrs)
         ensure_mutable(pool.loadbalancer)
         _apply(member, changes)
         child_changed(session, svc, pool.loadbalancer, member, Status.PENDING_UPDATE)
