@@ -363,6 +363,29 @@ class Flavor(LbBase):
     flavor_profile: Mapped[FlavorProfile] = relationship()
 
 
+class AvailabilityZoneProfile(LbBase):
+    """Provider settings of availability zones (Octavia's), JSON text kept as given."""
+
+    __tablename__ = "availability_zone_profiles"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    availability_zone_data: Mapped[str] = mapped_column(String(4096))
+
+
+class AvailabilityZone(LbBase):
+    """A named, enabled or disabled, pointer to an availability zone profile."""
+
+    __tablename__ = "availability_zones"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("availability_zone_profiles.id"), index=True)
+
+
 class Quota(LbBase):
     """A project's limits; ``None`` means the configured default, -1 unlimited."""
 

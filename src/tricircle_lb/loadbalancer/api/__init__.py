@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from tricircle_lb.loadbalancer.api import (
     amphorae,
+    availability_zones,
     catalog,
     flavors,
     healthmonitors,
@@ -20,7 +21,7 @@ from tricircle_lb.loadbalancer.api import (
 )
 
 RESOURCES = (root, loadbalancers, listeners, pools, members, healthmonitors, l7policies,
-             l7rules, amphorae, quotas, catalog, flavors)
+             l7rules, amphorae, quotas, catalog, flavors, availability_zones)
 
 
 def build_router() -> APIRouter:

@@ -33,10 +33,11 @@ from tricircle_lb.loadbalancer.api.common import (
     list_response,
     show,
 )
-from tricircle_lb.loadbalancer.errors import invalid_option, not_found
+from tricircle_lb.loadbalancer.errors import invalid_option, not_found, unsupported_option
 from tricircle_lb.loadbalancer.models import Flavor, FlavorProfile, LoadBalancer, ProvisioningStatus
 
-__all__ = ["PROVIDERS", "TOPOLOGIES", "provider_name", "resolve_flavor", "router"]
+__all__ = ["PROVIDERS", "TOPOLOGIES", "capabilities", "provider_name", "resolve_flavor",
+           "router"]
 
 router = APIRouter(prefix="/v2/lbaas")
 
@@ -44,11 +45,22 @@ router = APIRouter(prefix="/v2/lbaas")
 PROVIDERS = {"amphora": "amphora", "octavia": "amphora"}
 TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
 TOPOLOGY = "loadbalancer_topology"
+# Octavia's amphora flavor schema, in its order. Only the topology is built here;
+# the others are refused in a profile as the provider's unsupported option (501)
+# rather than accepted and ignored (decision 081).
 FLAVOR_CAPABILITIES = [
     {"name": TOPOLOGY,
      "description": "The load balancer topology. One of: SINGLE - One amphora per load "
                     "balancer. ACTIVE_STANDBY - Two amphora per load balancer."},
+    {"name": "compute_flavor", "description": "The compute driver flavor ID."},
+    {"name": "amp_image_tag", "description": "The amphora image tag."},
+    {"name": "sriov_vip",
+     "description": "When true, the VIP port will be created using an SR-IOV VF port."},
+    {"name": "allow_member_sriov",
+     "description": "When true, users can request a member port be SR-IOV enabled at "
+                    "member creation time."},
 ]
+_NOT_BUILT = ("compute_flavor", "amp_image_tag", "sriov_vip", "allow_member_sriov")
 PROFILE_KIND = "Flavor profile"
 FLAVOR_KIND = "Flavor"
 
@@ -118,9 +130,8 @@ def provider_name(requested: str) -> str:
 
 def parse_flavor_data(text: str, provider: str) -> tuple[str, dict[str, Any]]:
     """The canonical provider and the settings of a flavor profile, checked in
-    Octavia's order: the JSON, the provider, then what the provider supports
-    (Octavia answers 501 for the last; a 400 keeps every refusal of user input
-    a client error)."""
+    Octavia's order: the JSON (400), the provider (400), then what the provider
+    supports (501, Octavia's ``ProviderUnsupportedOptionError``)."""
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
@@ -128,8 +139,7 @@ def parse_flavor_data(text: str, provider: str) -> tuple[str, dict[str, Any]]:
     canonical = provider_name(provider)
     problem = _unsupported(data)
     if problem:
-        raise BadRequest(f"Provider '{canonical}' does not support a requested option: "
-                         f"{problem}")
+        raise unsupported_option(problem, canonical)
     settings: dict[str, Any] = data
     return canonical, settings
 
@@ -138,14 +148,17 @@ def _unsupported(data: Any) -> str | None:
     """Why ``data`` is not a valid amphora flavor, in the words of the JSON
     schema Octavia validates it with."""
     if not isinstance(data, dict):
-        return f"{json.dumps(data)} is not of type 'object'"
-    unknown = sorted(set(data) - {TOPOLOGY})
+        return f"{data!r} is not of type 'object'"
+    unknown = sorted(set(data) - {cap["name"] for cap in FLAVOR_CAPABILITIES})
     if unknown:
         names = ", ".join(repr(key) for key in unknown)
         verb = "was" if len(unknown) == 1 else "were"
         return f"Additional properties are not allowed ({names} {verb} unexpected)"
     if TOPOLOGY in data and data[TOPOLOGY] not in TOPOLOGIES:
-        return f"{TOPOLOGY} {json.dumps(data[TOPOLOGY])} is not one of {list(TOPOLOGIES)}"
+        return f"{TOPOLOGY} {data[TOPOLOGY]!r} is not one of {list(TOPOLOGIES)}"
+    for name in _NOT_BUILT:
+        if name in data:
+            return f"{name} is not supported by this deployment's amphora provider"
     return None
 
 
@@ -181,9 +194,17 @@ def _refuse_nulls(changes: dict[str, Any]) -> None:
 def flavor_capabilities(provider: str, request: Request, ctx: CallerDep) -> dict[str, Any]:
     authorize(ctx, Action.ADMIN)
     provider_name(provider)
+    return {"flavor_capabilities": capabilities(request, FLAVOR_CAPABILITIES)}
+
+
+def capabilities(request: Request, caps: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A provider's capabilities filtered by ``name``/``description`` and cut to
+    ``fields``, as Octavia's provider controller answers."""
     wanted = {k: v for k, v in request.query_params.items() if k in ("name", "description")}
-    return {"flavor_capabilities": [
-        cap for cap in FLAVOR_CAPABILITIES if all(cap[k] == v for k, v in wanted.items())]}
+    fields = [f for value in request.query_params.getlist("fields")
+              for f in value.split(",") if f]
+    return [{k: v for k, v in cap.items() if not fields or k in fields}
+            for cap in caps if all(cap[k] == v for k, v in wanted.items())]
 
 
 # -- flavor profiles ----------------------------------------------------------

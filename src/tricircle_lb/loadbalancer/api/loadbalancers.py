@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from tricircle_lb.common.errors import BadRequest
 from tricircle_lb.loadbalancer import models
+from tricircle_lb.loadbalancer.api.availability_zones import check_zone
 from tricircle_lb.loadbalancer.api.common import (
     Action,
     CallerDep,
@@ -133,6 +134,8 @@ def create_loadbalancer(body: CreateRequest, request: Request, ctx: CallerDep,
     project_id = owning_project(ctx, req.project_id or req.tenant_id)
     _check_placement(svc, req)
     with svc.db.read() as session:
+        if req.availability_zone is not None:
+            check_zone(session, req.availability_zone, svc.config.availability_zone)
         resolve_flavor(session, req.flavor_id, req.provider, svc.config.default_topology)
         check_quota(session, svc, project_id, "loadbalancer")
     lb_id = str(uuid.uuid4())
@@ -289,9 +292,6 @@ def _check_placement(svc: Services, req: LoadBalancerCreate) -> None:
     if not (req.vip_subnet_id or req.vip_network_id or req.vip_port_id):
         raise invalid_option("VIP must contain one of: vip_port_id, vip_network_id, "
                              "vip_subnet_id.")
-    zone = svc.config.availability_zone
-    if req.availability_zone is not None and req.availability_zone != zone:
-        raise invalid_option(f"Availability zone {req.availability_zone} could not be found.")
 
 
 def _allocate_vip(svc: Services, req: LoadBalancerCreate, lb_id: str, project_id: str,

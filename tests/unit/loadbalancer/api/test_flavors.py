@@ -110,22 +110,34 @@ def test_rbac(lb_cloud: LbCloud) -> None:
 def test_flavor_capabilities(lb_cloud: LbCloud) -> None:
     admin = lb_cloud.lb()
     caps = ok(admin.get("/v2/lbaas/providers/amphora/flavor_capabilities"))
-    assert [c["name"] for c in caps["flavor_capabilities"]] == ["loadbalancer_topology"]
+    # Octavia's amphora flavor schema.
+    assert [c["name"] for c in caps["flavor_capabilities"]] == [
+        "loadbalancer_topology", "compute_flavor", "amp_image_tag", "sriov_vip",
+        "allow_member_sriov"]
     assert "ACTIVE_STANDBY" in caps["flavor_capabilities"][0]["description"]
     assert ok(admin.get("/v2/lbaas/providers/octavia/flavor_capabilities",
-                        params={"name": "compute_flavor"})) == {"flavor_capabilities": []}
+                        params={"name": "no_such"})) == {"flavor_capabilities": []}
+    assert ok(admin.get("/v2/lbaas/providers/amphora/flavor_capabilities",
+                        params={"name": "compute_flavor", "fields": "name"})) == {
+        "flavor_capabilities": [{"name": "compute_flavor"}]}
     assert fault(admin.get("/v2/lbaas/providers/f5/flavor_capabilities"), 400) == (
         "Provider 'f5' is not enabled.")
 
 
-BAD_PROFILES: list[tuple[Body, str]] = [
+# What the provider refuses is Octavia's 501.
+UNSUPPORTED_PROFILES: list[tuple[Body, str]] = [
     ({"flavor_data": '{"hello": "world"}'},
      "Provider 'amphora' does not support a requested option: Additional properties are "
      "not allowed ('hello' was unexpected)"),
     ({"flavor_data": '{"loadbalancer_topology": "TRIPLE"}'},
      "Provider 'amphora' does not support a requested option: loadbalancer_topology "
-     "\"TRIPLE\" is not one of ['SINGLE', 'ACTIVE_STANDBY']"),
-    ({"flavor_data": '["SINGLE"]'}, "[\"SINGLE\"] is not of type 'object'"),
+     "'TRIPLE' is not one of ['SINGLE', 'ACTIVE_STANDBY']"),
+    ({"flavor_data": '["SINGLE"]'}, "['SINGLE'] is not of type 'object'"),
+    ({"flavor_data": '{"compute_flavor": "m1"}'},
+     "compute_flavor is not supported by this deployment's amphora provider"),
+]
+
+BAD_PROFILES: list[tuple[Body, str]] = [
     ({"flavor_data": '{hello: "world"}'}, '{hello: "world"} is not a valid option for flavor_data'),
     ({"flavor_data": "n" * 4097}, "flavor_data"),
     ({"flavor_data": "[" * 4000}, "is not a valid option for flavor_data"),
@@ -138,10 +150,11 @@ BAD_PROFILES: list[tuple[Body, str]] = [
 
 
 def test_bad_profiles_create_nothing(lb_cloud: LbCloud) -> None:
-    for attrs, text in BAD_PROFILES:
+    cases = [(a, 501, t) for a, t in UNSUPPORTED_PROFILES] + [(a, 400, t) for a, t in BAD_PROFILES]
+    for attrs, status, text in cases:
         body = {"name": "p", "provider_name": "amphora", "flavor_data": "{}", **attrs}
         body = {k: v for k, v in body.items() if v is not None}  # None: left out
-        assert text in fault(lb_cloud.lb().post(FPS, json={"flavorprofile": body}), 400)
+        assert text in fault(lb_cloud.lb().post(FPS, json={"flavorprofile": body}), status)
     assert ok(lb_cloud.lb().get(FPS))["flavorprofiles"] == []
     fp = profile(lb_cloud, "plain", "{}", provider="octavia")  # the alias and no settings
     assert fp["provider_name"] == "octavia"

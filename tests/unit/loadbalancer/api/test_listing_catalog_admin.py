@@ -98,7 +98,7 @@ def test_every_error_is_an_octavia_fault(lb_cloud: LbCloud) -> None:
 def test_providers_flavors_and_zones(lb_cloud: LbCloud) -> None:
     demo = lb_cloud.lb(token="demo-token")
     providers = ok(demo.get("/v2/lbaas/providers"))["providers"]
-    assert [p["name"] for p in providers] == ["amphora"]
+    assert [p["name"] for p in providers] == ["amphora", "octavia"]
     assert ok(demo.get("/v2/lbaas/flavors"))["flavors"] == []
     assert fault(demo.get("/v2/lbaas/flavors/f1"), 404) == "Flavor f1 not found."
     fault(demo.get("/v2/lbaas/flavorprofiles"), 403)

@@ -90,7 +90,7 @@ def test_create_by_network_with_address_and_by_port(lb_cloud: LbCloud, subnet: B
     ({"name": "bind :80"}, None),
     ({"provider": "f5"}, "Provider 'f5' is not enabled."),
     ({"flavor_id": "5e0b9e5b-1a3c-4f51-9c3e-3c4e4d4b9a11"}, "Invalid flavor_id."),
-    ({"availability_zone": "nowhere"}, "Availability zone nowhere could not be found."),
+    ({"availability_zone": "nowhere"}, "Validation failure: Invalid availability zone."),
     ({"vip_address": "10.0.9.9"}, "is not on subnet"),
     ({"vip_address": "not-an-ip"}, "vip_address"),
     ({"admin_state_up": "maybe"}, "admin_state_up"),

@@ -1,4 +1,5 @@
 """TLS termination and re-encryption fields, additional VIPs (Octavia's API names);
+availability zone profiles and zones;
 a listener's port is unique per protocol (UDP and TCP may share one), as in Octavia
 
 Existing listeners and pools get Octavia's "no TLS" values (NULL refs, no SNI,
@@ -29,6 +30,25 @@ _POOL = ('tls_enabled', 'tls_container_ref', 'ca_tls_container_ref', 'crl_contai
 
 
 def upgrade() -> None:
+    op.create_table('availability_zone_profiles',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('provider_name', sa.String(length=255), nullable=False),
+    sa.Column('availability_zone_data', sa.String(length=4096), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('availability_zones',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=True),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('availability_zone_profile_id', sa.String(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['availability_zone_profile_id'],
+                            ['availability_zone_profiles.id']),
+    sa.PrimaryKeyConstraint('name')
+    )
+    with op.batch_alter_table('availability_zones', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_availability_zones_availability_zone_profile_id'),
+                              ['availability_zone_profile_id'], unique=False)
     with op.batch_alter_table('load_balancers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('additional_vips', sa.JSON(), nullable=False,
                                       server_default=sa.text("'[]'")))
@@ -77,3 +97,7 @@ def downgrade() -> None:
             batch_op.drop_column(name)
     with op.batch_alter_table('load_balancers', schema=None) as batch_op:
         batch_op.drop_column('additional_vips')
+    with op.batch_alter_table('availability_zones', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_availability_zones_availability_zone_profile_id'))
+    op.drop_table('availability_zones')
+    op.drop_table('availability_zone_profiles')
