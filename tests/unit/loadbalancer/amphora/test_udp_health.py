@@ -56,9 +56,11 @@ def test_udp_connect_up_when_listening_down_on_icmp_unreachable(
 
 def test_tcp_and_http_probes() -> None:
     codes: list[int] = [200]
+    hosts: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            hosts.append(self.headers.get("Host"))
             self.send_response(codes[0] if self.path == "/health" else 404)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -79,6 +81,10 @@ def test_tcp_and_http_probes() -> None:
         assert http_check("127.0.0.1", port, 1, HealthMonitor(
             "HTTP", 1, 1, 1, url_path="/health", expected_codes="500,503"))
         assert not http_check("127.0.0.1", port, 1, HealthMonitor("HTTP", 1, 1, 1))
+        assert hosts[-1] == f"127.0.0.1:{port}"
+        assert not http_check("127.0.0.1", port, 1, HealthMonitor(
+            "HTTP", 1, 1, 1, domain_name="svc.example.org"))
+        assert hosts[-1] == "svc.example.org"
         assert probe(Target("p", "m", "127.0.0.1", port, HealthMonitor("TCP", 1, 1, 1)))
     finally:
         server.shutdown()

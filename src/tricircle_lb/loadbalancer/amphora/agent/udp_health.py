@@ -10,9 +10,9 @@ would for Octavia:
   ``ECONNREFUSED``/``EHOSTUNREACH`` on the socket) within ``timeout`` means
   down, a reply or silence means up (UDP services need not answer);
 - ``TCP``: a TCP connection within ``timeout``;
-- ``HTTP``/``HTTPS``: ``http_method url_path`` answered with one of
-  ``expected_codes`` (HTTPS without verifying the certificate, as HAProxy's
-  ``check-ssl``);
+- ``HTTP``/``HTTPS``: ``http_method url_path`` (HTTP/1.1, ``Host:
+  domain_name`` if set) answered with one of ``expected_codes`` (HTTPS without
+  verifying the certificate, as HAProxy's ``check-ssl``);
 - ``PING``: one ICMP echo by ``ping``.
 
 A member goes down after ``max_retries_down`` failed probes in a row and up
@@ -96,9 +96,11 @@ def http_check(address: str, port: int, timeout: float, monitor: HealthMonitor) 
         conn = http.client.HTTPSConnection(address, port, timeout=timeout, context=context)
     else:
         conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    headers = {"Connection": "close", "User-Agent": "tricircle-lb-health"}
+    if monitor.domain_name:
+        headers["Host"] = monitor.domain_name
     try:
-        conn.request(monitor.http_method, monitor.url_path,
-                     headers={"Connection": "close", "User-Agent": "tricircle-lb-health"})
+        conn.request(monitor.http_method, monitor.url_path, headers=headers)
         return _expected(monitor.expected_codes, conn.getresponse().status)
     except (OSError, http.client.HTTPException):
         return False
