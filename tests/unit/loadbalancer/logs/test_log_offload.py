@@ -22,6 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tricircle_lb.common.config import ConfigError
+from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
+from tricircle_lb.loadbalancer.amphora.agent.main import offload_logs
 from tricircle_lb.loadbalancer.logs.files import LogFiles
 from tricircle_lb.loadbalancer.logs.flow_format import flow_log_format
 from tricircle_lb.loadbalancer.logs.receiver import LogReceiver, Sender
@@ -189,3 +192,34 @@ backend pool
     assert fields[12:14] == ["pool", "member-1"] and fields[15] == "----"
     lines = [ln for ln in rec.files.path(LB, "flow").read_text().splitlines() if ln]
     assert len(lines) >= 2
+
+
+def test_the_agent_reads_its_log_targets_and_sends_its_own_logs(
+        receiver: tuple[LogReceiver, int], tmp_path: Path) -> None:
+    rec, port = receiver
+    conf = tmp_path / "amphora-agent.conf"
+    conf.write_text("[amphora_agent]\namphora_id = a\nheartbeat_key = k\n"
+                    f"admin_log_targets = 127.0.0.1:{port}, [fd00::1]:10514\n"
+                    f"tenant_log_targets = 127.0.0.1:{port}\n")
+    config = AmphoraAgentConfig.read(conf)
+    assert config.admin_log_targets == (("127.0.0.1", port), ("fd00::1", 10514))
+    assert config.tenant_log_targets == (("127.0.0.1", port),)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        offload_logs(config.admin_log_targets[:1])
+        logging.getLogger("tricircle_lb.test").warning("haproxy reloaded")
+    finally:
+        for handler in set(root.handlers) - set(before):
+            root.removeHandler(handler)
+            handler.close()
+    line = _wait_for_line(rec.files.path(LB, "amphora"), "haproxy reloaded")
+    assert line == f"{AMP} amphora-agent: WARNING haproxy reloaded"
+
+
+def test_a_bad_log_target_is_refused_by_name(tmp_path: Path) -> None:
+    conf = tmp_path / "amphora-agent.conf"
+    conf.write_text("[amphora_agent]\namphora_id = a\nheartbeat_key = k\n"
+                    "tenant_log_targets = logs.example:514\n")
+    with pytest.raises(ConfigError, match="tenant_log_targets: bad entry"):
+        AmphoraAgentConfig.read(conf)

@@ -12,7 +12,7 @@ from tricircle_lb.common.config import ConfigError, get_float, get_int, get_list
 SECTION = "amphora_agent"
 
 
-def parse_endpoint(item: str) -> tuple[str, int]:
+def parse_endpoint(item: str, option: str = "controller_ip_port_list") -> tuple[str, int]:
     """``10.1.0.2:5555`` or ``[fd00::2]:5555`` → (address, port)."""
     host, sep, port = item.rpartition(":")
     host = host.strip("[]")
@@ -20,10 +20,14 @@ def parse_endpoint(item: str) -> tuple[str, int]:
         ipaddress.ip_address(host)
         number = int(port)
     except ValueError:
-        raise ConfigError(f"[{SECTION}] controller_ip_port_list: bad entry {item!r}") from None
+        raise ConfigError(f"[{SECTION}] {option}: bad entry {item!r}") from None
     if not sep or not 0 < number < 65536:
-        raise ConfigError(f"[{SECTION}] controller_ip_port_list: bad entry {item!r}")
+        raise ConfigError(f"[{SECTION}] {option}: bad entry {item!r}")
     return host, number
+
+
+def _endpoints(parser: configparser.ConfigParser, option: str) -> tuple[tuple[str, int], ...]:
+    return tuple(parse_endpoint(i, option) for i in get_list(parser, SECTION, option))
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class AmphoraAgentConfig:
     # descriptors one HAProxy may use (4500 gives a maxconn of about 2000).
     open_files_limit: int = 4500
     plug_timeout: float = 30.0  # how long /plug/* waits for the host agent
+    # Log offloading (Octavia's options): syslog over UDP to the region's receivers.
+    # Admin: HAProxy's own and this agent's logs (local1); tenant: flow logs (local0).
+    admin_log_targets: tuple[tuple[str, int], ...] = ()
+    tenant_log_targets: tuple[tuple[str, int], ...] = ()
 
     @property
     def key(self) -> bytes:
@@ -67,8 +75,9 @@ class AmphoraAgentConfig:
         return cls(
             amphora_id=amphora_id,
             heartbeat_key=key,
-            controller_ip_port_list=tuple(
-                parse_endpoint(i) for i in get_list(parser, SECTION, "controller_ip_port_list")),
+            controller_ip_port_list=_endpoints(parser, "controller_ip_port_list"),
+            admin_log_targets=_endpoints(parser, "admin_log_targets"),
+            tenant_log_targets=_endpoints(parser, "tenant_log_targets"),
             agent_port=port,
             bind_address=parser.get(SECTION, "bind_address", fallback=cls.bind_address),
             heartbeat_interval=interval,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import signal
 import threading
 from pathlib import Path
@@ -27,6 +28,17 @@ from tricircle_lb.loadbalancer.amphora.agent.udp import UdpProxy
 LOG = logging.getLogger(__name__)
 
 
+def offload_logs(targets: tuple[tuple[str, int], ...]) -> None:
+    """Send this agent's own logs to the region's receivers too (syslog over UDP,
+    facility local1, as Octavia's administrative logs): a lost datagram never
+    blocks the agent."""
+    for host, port in targets:
+        handler = logging.handlers.SysLogHandler(
+            (host, port), facility=logging.handlers.SysLogHandler.LOG_LOCAL1)
+        handler.setFormatter(logging.Formatter("amphora-agent: %(levelname)s %(message)s"))
+        logging.getLogger().addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amphora-agent", description=__doc__)
     parser.add_argument("--config", type=Path, required=True)
@@ -39,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         LOG.error("bad configuration: %s", exc)
         return 2
+    offload_logs(config.admin_log_targets)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     haproxy = HAProxy(config.haproxy_binary, args.state_dir, config.open_files_limit)
     keepalived = Keepalived(config.keepalived_binary, args.state_dir, haproxy)
