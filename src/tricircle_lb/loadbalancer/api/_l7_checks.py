@@ -1,11 +1,11 @@
-"""What an L7 rule or policy may say, checked before anything reaches HAProxy.
+"""What an L7 rule or policy may say: Octavia's rules (``octavia/common/validate.py``
+``l7rule_data`` and ``url``), in its words.
 
-Octavia's rules (``octavia/common/validate.py``), written for this renderer:
-every value is single-quoted in the configuration, so the danger is a control
-character (a newline ends the line and starts a new directive), and a value
-HAProxy would read differently than the user meant. REGEX values must compile
-with Python's ``re``: an approximation of HAProxy's PCRE, close enough to
-refuse what is plainly broken (unbalanced groups, bad escapes).
+A rule error is ``Error parsing L7Rule: <why>`` (400). Header and cookie
+names are HTTP tokens; header and path/host values visible ASCII (or one
+double-quoted string); cookie values RFC 6265 octets; REGEX values must
+compile (Python's ``re``, as Octavia checks them). None of these admit a
+newline, so no value can end a line of the HAProxy configuration.
 """
 
 from __future__ import annotations
@@ -13,55 +13,107 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from tricircle_lb.loadbalancer.errors import invalid_option as invalid
+from tricircle_lb.common.errors import BadRequest
 
 SSL_RULE_TYPES = ("SSL_CONN_HAS_CERT", "SSL_VERIFY_RESULT", "SSL_DN_FIELD")
-# A header or cookie name: an HTTP token (RFC 9110) less #$%&'` (which HAProxy's
-# sample syntax would read), as the renderer accepts it.
-_TOKEN_RE = re.compile(r"[A-Za-z0-9!*+.^_|~-]{1,64}")
-# Visible ASCII but '"' and ',' (Octavia's header value), or one quoted string.
-_HEADER_VALUE_RE = re.compile(r'[\x21\x23-\x2b\x2d-\x7e]+|"[\x20-\x21\x23-\x7e]*"')
-# A cookie value (RFC 6265 cookie-octet).
-_COOKIE_VALUE_RE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MATCHING = ("STARTS_WITH", "ENDS_WITH", "CONTAINS", "EQUAL_TO")
+_HEADER_NAME = re.compile(r"\A[a-zA-Z0-9!#$%&'*+-.^_`|~]+\Z")
+_COOKIE_VALUE = re.compile(r"\A[a-zA-Z0-9!#$%&'()*+-./:<=>?@[\]^_`{|}~]+\Z")
+_HEADER_VALUE = re.compile(r"\A[a-zA-Z0-9!\"#$%&'()*+,-./:;<=>?@[\]^_`{|}~\\]+\Z")
+_QUOTED_VALUE = re.compile(r"\A\"[a-zA-Z0-9 \t!\"#$%&'()*+,-./:;<=>?@[\]^_`{|}~\\]*\"\Z")
+_DN_FIELD = re.compile(r"^([a-zA-Z][A-Za-z0-9-]*)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_INVALID_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def _rule_error(why: str) -> BadRequest:
+    return BadRequest(f"Error parsing L7Rule: {why}")
+
+
+def _invalid(why: str) -> BadRequest:
+    return _rule_error(f"Invalid L7 Rule: {why}")
+
+
+def _regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise _rule_error(f"Unable to parse regular expression: {exc}") from None
+
+
+def _string(pattern: re.Pattern[str], value: str, what: str,
+            quoted: bool = False) -> None:
+    if not pattern.match(value) and not (quoted and _QUOTED_VALUE.match(value)):
+        raise _rule_error(f"Invalid characters in {what}")
 
 
 def check_rule(rule_type: str, compare_type: str, key: str | None, value: str) -> None:
-    """Raise 400 unless the rule can be rendered and means what it says."""
-    if rule_type in SSL_RULE_TYPES:
-        raise invalid(f"L7 rule type {rule_type} is not supported by provider amphora "
-                      "(listeners here do not terminate TLS).")
+    """Octavia's ``l7rule_data``: raise 400 unless the rule is well formed."""
     if not value:
-        raise invalid("L7 rule type requires a value.")
-    if _CONTROL_RE.search(value):
-        raise invalid("L7 rule value may not contain control characters.")
+        raise _invalid("L7 rule type requires a value")
     if rule_type in ("HEADER", "COOKIE"):
         if not key:
-            raise invalid(f"L7 rule type {rule_type} requires a key.")
-        if not _TOKEN_RE.fullmatch(key):
-            raise invalid(f"L7 rule key {key!r} is not a valid {rule_type.lower()} name.")
-    elif key is not None:
-        raise invalid(f"L7 rule type {rule_type} does not take a key.")
-    if rule_type == "FILE_TYPE" and compare_type not in ("EQUAL_TO", "REGEX"):
-        raise invalid("L7 rule type FILE_TYPE only supports compare types EQUAL_TO and REGEX.")
-    if compare_type == "REGEX":
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise invalid(f"Unable to parse regular expression: {exc}.") from None
-    elif rule_type == "COOKIE":
-        if not _COOKIE_VALUE_RE.fullmatch(value):
-            raise invalid("L7 rule cookie value contains characters a cookie may not hold.")
-    elif not _HEADER_VALUE_RE.fullmatch(value):
-        raise invalid("L7 rule value may only hold visible characters without '\"' or ','"
-                      " (or be one double-quoted string).")
+            raise _invalid("L7 rule type requires a key")
+        _string(_HEADER_NAME, key, "key")
+        if compare_type == "REGEX":
+            _regex(value)
+        elif rule_type == "HEADER":
+            _string(_HEADER_VALUE, value, "header value", quoted=True)
+        else:
+            _string(_COOKIE_VALUE, value, "cookie value")
+    elif rule_type in ("HOST_NAME", "PATH"):
+        if compare_type == "REGEX":
+            _regex(value)
+        else:
+            _string(_HEADER_VALUE, value, "comparison value", quoted=True)
+    elif rule_type == "FILE_TYPE":
+        if compare_type == "REGEX":
+            _regex(value)
+        elif compare_type == "EQUAL_TO":
+            _string(_HEADER_VALUE, value, "comparison value", quoted=True)
+        else:
+            raise _invalid("invalid comparison type for rule type")
+    elif rule_type in SSL_RULE_TYPES:
+        _check_ssl_rule(rule_type, compare_type, key, value)
+    else:
+        raise _invalid("invalid rule type")
 
 
-def check_redirect_url(url: str) -> None:
-    """An absolute http(s) URL with a host, no whitespace or control characters."""
-    if re.search(r"[\x00-\x20\x7f-\x9f]", url):
-        raise invalid(f"redirect_url {url!r} may not contain whitespace or control characters.")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid(f"redirect_url {url!r} is not an absolute http or https URL.")
+def _check_ssl_rule(rule_type: str, compare_type: str, key: str | None, value: str) -> None:
+    """Octavia's ``validate_l7rule_ssl_types``."""
+    msg = None
+    if rule_type == "SSL_CONN_HAS_CERT":
+        if key:
+            msg = f'L7rule type {rule_type} does not use the "key" field.'
+        elif value.lower() != "true":
+            msg = f"L7rule value {value} is not a boolean True string."
+        elif compare_type != "EQUAL_TO":
+            msg = f"L7rule type {rule_type} only supports the EQUAL_TO compare type."
+    elif rule_type == "SSL_VERIFY_RESULT":
+        if key:
+            msg = f'L7rule type {rule_type} does not use the "key" field.'
+        elif not value.isdigit() or int(value) < 0:
+            msg = f"L7rule type {rule_type} needs a int value, which is >= 0"
+        elif compare_type != "EQUAL_TO":
+            msg = f"L7rule type {rule_type} only supports the EQUAL_TO compare type."
+    else:
+        if compare_type == "REGEX":
+            _regex(value)
+        if not key or not value:
+            msg = f"L7rule type {rule_type} needs to specify a key and a value."
+        elif not _DN_FIELD.match(key):
+            msg = "Invalid L7rule distinguished name field."
+        elif _CONTROL.search(value):
+            # Beyond Octavia: a line break would end HAProxy's configuration line.
+            raise _rule_error("Invalid characters in comparison value")
+    if msg:
+        raise _invalid(msg)
 
+
+def valid_url(url: str) -> str:
+    """Octavia's ``validate.url``: an absolute http(s) URL with a host, without
+    whitespace or control characters (a pydantic check)."""
+    parts = urlsplit(url) if not _INVALID_URL_CHARS.search(url) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("Value must be a valid URL string")
+    return url

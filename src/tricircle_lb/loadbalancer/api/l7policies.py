@@ -1,9 +1,11 @@
-"""``/v2/lbaas/l7policies``: Octavia's L7 policies of HTTP listeners.
+"""``/v2/lbaas/l7policies``: Octavia's L7 policies of HTTP and TERMINATED_HTTPS
+listeners (others: the amphora driver's 501; PROMETHEUS: no children).
 
 Actions REDIRECT_TO_POOL (a pool of the same load balancer that the listener
-can carry), REDIRECT_TO_URL (an absolute http/https URL, with
-``redirect_http_code`` 301/302/303/307/308, 302 by default) and REJECT.
-REDIRECT_PREFIX is recognised and refused: the amphora does not render it.
+can carry), REDIRECT_TO_URL and REDIRECT_PREFIX (an absolute http/https URL,
+with ``redirect_http_code`` 301/302/303/307/308, 302 by default) and REJECT.
+The redirect attributes are reconciled with the action as Octavia's
+``sanitize_l7policy_api_args`` and its repository's update do (:func:`sanitize`).
 
 Positions are 1-based and contiguous per listener, as in Octavia: a policy
 created or moved to position *p* goes before the one that held *p*, a
@@ -16,13 +18,14 @@ its way out (``PENDING_DELETE``) holds no position in that numbering.
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from sqlalchemy.orm import Session
 
 from tricircle_lb.common.context import Context
+from tricircle_lb.common.errors import BadRequest
 from tricircle_lb.loadbalancer import models
 from tricircle_lb.loadbalancer.api import _pool_checks
-from tricircle_lb.loadbalancer.api._l7_checks import check_redirect_url
+from tricircle_lb.loadbalancer.api._l7_checks import valid_url
 from tricircle_lb.loadbalancer.api.common import (
     Action,
     CallerDep,
@@ -42,7 +45,7 @@ from tricircle_lb.loadbalancer.api.common import (
     show,
     timestamps,
 )
-from tricircle_lb.loadbalancer.errors import invalid_option, not_found
+from tricircle_lb.loadbalancer.errors import not_found, unsupported_option
 
 router = APIRouter()
 Status = models.ProvisioningStatus
@@ -51,11 +54,14 @@ Body = dict[str, Any]
 PolicyAction = Literal["REDIRECT_TO_POOL", "REDIRECT_TO_URL", "REDIRECT_PREFIX", "REJECT"]
 Position = Annotated[int, Field(ge=1, le=2147483647)]
 RedirectCode = Literal[301, 302, 303, 307, 308]
-# The attributes that belong to each action; the others must be absent.
-ACTION_FIELDS = {
-    "REDIRECT_TO_POOL": ("redirect_pool_id",),
-    "REDIRECT_TO_URL": ("redirect_url", "redirect_http_code"),
-    "REJECT": (),
+Url = Annotated[str, Field(max_length=2048), AfterValidator(valid_url)]
+L7_PROTOCOLS = ("HTTP", "TERMINATED_HTTPS")
+# What each action clears (Octavia's L7PolicyRepository.update).
+CLEARED = {
+    "REJECT": ("redirect_url", "redirect_pool_id", "redirect_prefix", "redirect_http_code"),
+    "REDIRECT_TO_URL": ("redirect_pool_id", "redirect_prefix"),
+    "REDIRECT_TO_POOL": ("redirect_url", "redirect_prefix", "redirect_http_code"),
+    "REDIRECT_PREFIX": ("redirect_url", "redirect_pool_id"),
 }
 REDIRECT_FIELDS = ("redirect_pool_id", "redirect_url", "redirect_prefix", "redirect_http_code")
 
@@ -68,8 +74,8 @@ class PolicyCreate(RequestBody):
     admin_state_up: bool = True
     position: Position | None = None
     redirect_pool_id: str | None = Field(None, max_length=36)
-    redirect_url: str | None = Field(None, max_length=2048)
-    redirect_prefix: str | None = Field(None, max_length=2048)
+    redirect_url: Url | None = None
+    redirect_prefix: Url | None = None
     redirect_http_code: RedirectCode | None = None
     project_id: str | None = Field(None, max_length=64)
     tenant_id: str | None = Field(None, max_length=64)
@@ -83,8 +89,8 @@ class PolicyUpdate(RequestBody):
     admin_state_up: bool | None = None
     position: Position | None = None
     redirect_pool_id: str | None = Field(None, max_length=36)
-    redirect_url: str | None = Field(None, max_length=2048)
-    redirect_prefix: str | None = Field(None, max_length=2048)
+    redirect_url: Url | None = None
+    redirect_prefix: Url | None = None
     redirect_http_code: RedirectCode | None = None
     tags: Tags | None = None
 
@@ -112,36 +118,52 @@ def policy_view(policy: models.L7Policy) -> Body:
     }
 
 
-def redirect_state(action: str, state: dict[str, Any], given: set[str]) -> dict[str, Any]:
-    """The redirect attributes for ``action``: required ones present, the others
-    cleared (or 400 when the caller set them in this request)."""
-    if action == "REDIRECT_PREFIX":
-        raise invalid_option("Provider 'amphora' does not support a requested option: "
-                             "L7 policy action REDIRECT_PREFIX is not supported.")
-    result = dict(state)
-    for field in REDIRECT_FIELDS:
-        if field in ACTION_FIELDS[action]:
-            continue
-        if field in given and state.get(field) is not None:
-            raise invalid_option(f"{field} is not a valid option for L7 policy action "
-                                 f"{action}.")
-        result[field] = None
-    if action == "REDIRECT_TO_POOL" and not result.get("redirect_pool_id"):
-        raise invalid_option("A valid redirect_pool_id must be specified for action "
-                             "REDIRECT_TO_POOL.")
-    if action == "REDIRECT_TO_URL":
-        if not result.get("redirect_url"):
-            raise invalid_option("A valid redirect_url must be specified for action "
-                                 "REDIRECT_TO_URL.")
-        check_redirect_url(result["redirect_url"])
-        result["redirect_http_code"] = result.get("redirect_http_code") or 302
-    return result
+def _args(why: str) -> BadRequest:
+    return BadRequest(f"Invalid L7 Policy arguments: {why}")
+
+
+def sanitize(given: dict[str, Any]) -> dict[str, Any]:
+    """Octavia's ``sanitize_l7policy_api_args`` on the attributes a request gave
+    (``action`` and the redirect ones): the action they amount to and the
+    attributes to store."""
+    d = dict(given)
+    action = d.get("action")
+    if action == "REJECT":
+        d.update(redirect_url=None, redirect_pool_id=None)
+    elif action == "REDIRECT_TO_URL":
+        if not d.get("redirect_url"):
+            raise _args("redirect_url must not be None")
+        d["redirect_pool_id"] = None
+    elif action == "REDIRECT_TO_POOL":
+        if not d.get("redirect_pool_id"):
+            raise _args("redirect_pool_id or redirect_pool must not be None")
+        d["redirect_url"] = None
+    elif action == "REDIRECT_PREFIX" and not d.get("redirect_prefix"):
+        raise _args("redirect_prefix must not be None")
+    if d.get("redirect_pool_id") and (d.get("redirect_url") or d.get("redirect_prefix")):
+        raise _args("Cannot specify redirect_pool_id and redirect_url or redirect_prefix at "
+                    "the same time")
+    if d.get("redirect_pool_id"):
+        d.update(action="REDIRECT_TO_POOL", redirect_url=None, redirect_prefix=None,
+                 redirect_http_code=None)
+    if d.get("redirect_url"):
+        d.update(action="REDIRECT_TO_URL", redirect_pool_id=None, redirect_prefix=None)
+        d["redirect_http_code"] = d.get("redirect_http_code") or 302
+    if d.get("redirect_prefix"):
+        d.update(action="REDIRECT_PREFIX", redirect_pool_id=None, redirect_url=None)
+        d["redirect_http_code"] = d.get("redirect_http_code") or 302
+    if d.get("action"):
+        for field in CLEARED[d["action"]]:
+            d[field] = None
+    return d
 
 
 def _check_listener(listener: models.Listener) -> None:
-    if listener.protocol != "HTTP":
-        raise invalid_option(f"L7 policies are only supported on HTTP listeners, not "
-                             f"{listener.protocol}.")
+    if listener.protocol == "PROMETHEUS":
+        raise _pool_checks.no_children(listener.protocol)
+    if listener.protocol not in L7_PROTOCOLS:
+        raise unsupported_option(f"{listener.protocol} protocol listeners do not support L7 "
+                                 f"policies")
 
 
 def _check_pool(session: Session, ctx: Context, listener: models.Listener,
@@ -196,20 +218,22 @@ def show_policy(l7policy_id: str, request: Request, ctx: CallerDep, svc: Service
 def create_policy(body: PolicyCreateBody, ctx: CallerDep, svc: ServicesDep) -> Body:
     req = body.l7policy
     authorize(ctx, Action.WRITE)
-    state = redirect_state(req.action, {f: getattr(req, f) for f in REDIRECT_FIELDS},
-                           req.model_fields_set)
     with svc.db.write() as session:
         listener = get_scoped(session, models.Listener, req.listener_id, ctx, "Listener")
-        _check_listener(listener)
-        _check_pool(session, ctx, listener, state["redirect_pool_id"])
+        if listener.protocol == "PROMETHEUS":
+            raise _pool_checks.no_children(listener.protocol)
+        _check_pool(session, ctx, listener, req.redirect_pool_id)
+        state = sanitize({"action": req.action,
+                          **{f: getattr(req, f) for f in REDIRECT_FIELDS}})
         check_quota(session, svc, listener.project_id, "l7policy")
         lb = listener.loadbalancer
         ensure_mutable(lb)
+        _check_listener(listener)  # the amphora driver's check, last as in Octavia
         policy = models.L7Policy(
             project_id=listener.project_id, listener_id=listener.id, name=req.name,
             description=req.description, admin_state_up=req.admin_state_up,
-            action=req.action, tags=list(req.tags),
-            operating_status=models.OperatingStatus.OFFLINE.value, **state)
+            tags=list(req.tags), operating_status=models.OperatingStatus.OFFLINE.value,
+            **{f: state.get(f) for f in REDIRECT_FIELDS}, action=state["action"])
         place(listener, policy, req.position)
         session.add(policy)
         child_changed(session, svc, lb, policy, Status.PENDING_CREATE)
@@ -225,16 +249,13 @@ def update_policy(l7policy_id: str, body: PolicyUpdateBody, ctx: CallerDep,
     with svc.db.write() as session:
         policy = get_scoped(session, models.L7Policy, l7policy_id, ctx, "L7 Policy")
         listener = policy.listener
-        action = req.action or policy.action
-        current = {f: getattr(policy, f) for f in REDIRECT_FIELDS}
-        current.update({f: getattr(req, f) for f in given & set(REDIRECT_FIELDS)})
-        state = redirect_state(action, current, given)
-        _check_pool(session, ctx, listener, state["redirect_pool_id"])
+        changes = sanitize({f: getattr(req, f) for f in given & {"action", *REDIRECT_FIELDS}})
+        _check_pool(session, ctx, listener, changes.get("redirect_pool_id"))
         lb = listener.loadbalancer
         ensure_mutable(lb)
-        policy.action = action
-        for field, value in state.items():
-            setattr(policy, field, value)
+        for field, value in changes.items():
+            if field != "action" or value is not None:
+                setattr(policy, field, value)
         for field in ("name", "description", "admin_state_up", "tags"):
             value = getattr(req, field)
             if field in given and value is not None:

@@ -2,8 +2,9 @@
 
 Types PATH, HOST_NAME, HEADER, COOKIE and FILE_TYPE with compare types
 EQUAL_TO, STARTS_WITH, ENDS_WITH, CONTAINS and REGEX (FILE_TYPE: EQUAL_TO and
-REGEX only); HEADER and COOKIE need a ``key``. The SSL_* types are refused:
-listeners here do not terminate TLS. What a value may hold: ``_l7_checks``.
+REGEX only); HEADER and COOKIE need a ``key``; the SSL_* types (client
+certificates of TERMINATED_HTTPS listeners) as Octavia checks them. What a
+value may hold: ``_l7_checks``.
 A policy holds at most 50 rules, as in Octavia.
 """
 # No `from __future__ import annotations`: FastAPI reads the body models from

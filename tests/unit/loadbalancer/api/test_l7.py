@@ -78,26 +78,27 @@ def test_position_reordering(lb: Lb) -> None:
 
 
 BAD_POLICIES: list[tuple[Body, int, str]] = [
-    ({"action": "REDIRECT_TO_POOL"}, 400, "A valid redirect_pool_id must be specified"),
+    ({"action": "REDIRECT_TO_POOL"}, 400, "Invalid L7 Policy arguments: redirect_pool_id or "
+     "redirect_pool must not be None"),
     ({"action": "REDIRECT_TO_POOL", "redirect_pool_id": "6f1d3a0e-0000-4000-8000-000000000000"},
      404, "Pool 6f1d3a0e-0000-4000-8000-000000000000 not found."),
-    ({"action": "REDIRECT_TO_URL"}, 400, "A valid redirect_url must be specified"),
+    ({"action": "REDIRECT_TO_URL"}, 400,
+     "Invalid L7 Policy arguments: redirect_url must not be None"),
     ({"action": "REDIRECT_TO_URL", "redirect_url": "/relative"}, 400,
-     "is not an absolute http or https URL"),
+     "Value must be a valid URL string"),
     ({"action": "REDIRECT_TO_URL", "redirect_url": "javascript:alert(1)"}, 400,
-     "is not an absolute http or https URL"),
+     "Value must be a valid URL string"),
     ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x/\nhttp-request deny"}, 400,
-     "may not contain whitespace or control characters"),
+     "Value must be a valid URL string"),
     ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x/ y"}, 400,
-     "may not contain whitespace"),
+     "Value must be a valid URL string"),
+    ({"action": "REDIRECT_PREFIX"}, 400,
+     "Invalid L7 Policy arguments: redirect_prefix must not be None"),
+    ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x/",
+      "redirect_pool_id": "6f1d3a0e-0000-4000-8000-000000000000"}, 404,
+     "Pool 6f1d3a0e-0000-4000-8000-000000000000 not found."),
     ({"action": "REDIRECT_TO_URL", "redirect_url": "http://x/", "redirect_http_code": 304},
      400, "redirect_http_code"),
-    ({"action": "REJECT", "redirect_url": "http://x/"}, 400,
-     "redirect_url is not a valid option for L7 policy action REJECT."),
-    ({"action": "REJECT", "redirect_http_code": 301}, 400,
-     "redirect_http_code is not a valid option for L7 policy action REJECT."),
-    ({"action": "REDIRECT_PREFIX", "redirect_prefix": "https://x"}, 400,
-     "L7 policy action REDIRECT_PREFIX is not supported."),
     ({"action": "DROP"}, 400, "action"),
     ({"position": 0}, 400, "position"),
     ({"name": "p\n1"}, 400, "name"),
@@ -117,9 +118,9 @@ def test_bad_policies_create_nothing(lb: Lb) -> None:
 def test_policies_need_http_listeners_and_pools_of_the_same_lb(lb: Lb) -> None:
     tcp = lb.listener("TCP", 81)
     text = fault(lb.api.post(POLICIES, json={"l7policy": {
-        "listener_id": tcp, "action": "REJECT"}}), 400)
-    assert text == "Validation failure: L7 policies are only supported on HTTP listeners, " \
-        "not TCP."
+        "listener_id": tcp, "action": "REJECT"}}), 501)
+    assert text == "Provider 'amphora' does not support a requested option: TCP protocol " \
+        "listeners do not support L7 policies"
     tcp_pool = lb.pool("TCP")
     text = fault(lb.api.post(POLICIES, json={"l7policy": {
         "listener_id": lb.listener_id, "action": "REDIRECT_TO_POOL",
@@ -160,7 +161,7 @@ def test_rules_crud_and_cascade(lb: Lb) -> None:
     assert changed["key"] is None and changed["invert"] is True
     lb.settle()
     text = fault(lb.api.put(f"{rules}/{header['id']}", json={"rule": {"type": "COOKIE"}}), 400)
-    assert text == "Validation failure: L7 rule type COOKIE requires a key."
+    assert text == "Error parsing L7Rule: Invalid L7 Rule: L7 rule type requires a key"
     assert len(ok(lb.api.get(rules))["rules"]) == 2
     assert lb.api.delete(f"{POLICIES}/{p['id']}").status_code == 204
     assert {r["provisioning_status"] for r in ok(lb.api.get(rules))["rules"]} == {
@@ -172,19 +173,23 @@ def test_rules_crud_and_cascade(lb: Lb) -> None:
 
 
 BAD_RULES: list[tuple[Body, str]] = [
-    ({"type": "HEADER"}, "L7 rule type HEADER requires a key."),
-    ({"type": "COOKIE", "key": "a b"}, "is not a valid cookie name"),
-    ({"type": "HEADER", "key": "X-A\nB"}, "is not a valid header name"),
-    ({"type": "PATH", "key": "k"}, "L7 rule type PATH does not take a key."),
+    ({"type": "HEADER"}, "Error parsing L7Rule: Invalid L7 Rule: L7 rule type requires a key"),
+    ({"type": "COOKIE", "key": "a b"}, "Error parsing L7Rule: Invalid characters in key"),
+    ({"type": "HEADER", "key": "X-A\nB"}, "Invalid characters in key"),
     ({"type": "FILE_TYPE", "compare_type": "CONTAINS", "value": "jpg"},
-     "FILE_TYPE only supports compare types EQUAL_TO and REGEX"),
+     "Invalid L7 Rule: invalid comparison type for rule type"),
     ({"compare_type": "REGEX", "value": "^/api(["}, "Unable to parse regular expression"),
-    ({"value": "/api\nuse_backend x"}, "may not contain control characters"),
-    ({"value": "/a b"}, "may only hold visible characters"),
-    ({"value": ""}, "L7 rule type requires a value."),
+    ({"value": "/api\nuse_backend x"}, "Invalid characters in comparison value"),
+    ({"value": "/a b"}, "Invalid characters in comparison value"),
+    ({"value": ""}, "Invalid L7 Rule: L7 rule type requires a value"),
     ({"value": "v" * 256}, "value"),
-    ({"type": "COOKIE", "key": "session", "value": "a;b"}, "contains characters a cookie"),
-    ({"type": "SSL_CONN_HAS_CERT", "value": "True"}, "SSL_CONN_HAS_CERT is not supported"),
+    ({"type": "COOKIE", "key": "session", "value": "a;b"}, "Invalid characters in cookie value"),
+    ({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "yes"},
+     "L7rule value yes is not a boolean True string."),
+    ({"type": "SSL_VERIFY_RESULT", "compare_type": "EQUAL_TO", "value": "-1"},
+     "L7rule type SSL_VERIFY_RESULT needs a int value, which is >= 0"),
+    ({"type": "SSL_DN_FIELD", "compare_type": "EQUAL_TO", "key": "1CN", "value": "x"},
+     "Invalid L7rule distinguished name field."),
     ({"type": "METHOD"}, "type"),
     ({"compare_type": "LIKE"}, "compare_type"),
 ]
@@ -266,3 +271,24 @@ def test_what_the_api_accepts_is_a_valid_haproxy_configuration(lb: Lb, tmp_path:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "ALERT" not in out, out + "\n" + text
     assert "use_backend" in text and "http-request deny" in text and "stick on src" in text
+
+
+def test_redirect_prefix_and_actions_follow_octavia(lb: Lb) -> None:
+    """REDIRECT_PREFIX is stored (302 by default); an update naming another redirect
+    changes the action as Octavia's sanitizer does, and REJECT clears every redirect."""
+    p = policy(lb, action="REDIRECT_PREFIX", redirect_prefix="https://example.com")
+    assert (p["action"], p["redirect_prefix"], p["redirect_http_code"]) == (
+        "REDIRECT_PREFIX", "https://example.com", 302)
+    lb.settle()
+    path = f"{POLICIES}/{p['id']}"
+    moved = ok(lb.api.put(path, json={"l7policy": {"redirect_url": "http://x/y",
+                                                    "redirect_http_code": 301}}))["l7policy"]
+    assert (moved["action"], moved["redirect_url"], moved["redirect_prefix"],
+            moved["redirect_http_code"]) == ("REDIRECT_TO_URL", "http://x/y", None, 301)
+    lb.settle()
+    rejected = ok(lb.api.put(path, json={"l7policy": {"action": "REJECT"}}))["l7policy"]
+    assert (rejected["redirect_url"], rejected["redirect_http_code"]) == (None, None)
+    lb.settle()
+    ssl = ok(lb.api.post(f"{path}/rules", json={"rule": {
+        "type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "True"}}), 201)
+    assert ssl["rule"]["type"] == "SSL_CONN_HAS_CERT"
