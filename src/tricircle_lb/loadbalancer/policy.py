@@ -1,10 +1,16 @@
-"""Octavia's default RBAC, over Keystone's roles.
+"""Octavia's default RBAC: its current defaults (``octavia/policies/
+keystone_default_roles.py`` with oslo.policy's ``enforce_new_defaults``, what
+octavia-tempest-plugin's default ``RBAC_test_type = keystone_default_roles``
+tests), over Keystone's roles (``admin`` → ``member`` → ``reader`` implied):
 
-- ``admin`` (or ``load-balancer_admin``): everything, in every project;
-- ``member`` (or ``load-balancer_member``): create, read, update and delete
-  in its own project;
-- ``reader`` (or ``load-balancer_observer``): read in its own project;
+- ``admin``: everything, in every project (``load-balancer:admin``, and the
+  global observer and quota admin, which are ``role:admin`` too);
+- ``member``: create, read, update and delete in its own project;
+- ``reader``: read in its own project;
 - anyone else: 403 with Octavia's text.
+
+Octavia's older ``load-balancer_*`` roles are its deprecated rules, honoured
+only with ``enforce_new_defaults = False``; they grant nothing here (decision 082).
 
 As in Octavia, an object of another project is loaded and then refused with
 this 403 (its ``project_id`` is the policy's target), and so is a listing
@@ -18,9 +24,9 @@ from enum import StrEnum
 from tricircle_lb.common.context import Context
 from tricircle_lb.loadbalancer.errors import forbidden
 
-ADMIN_ROLES = frozenset({"admin", "load-balancer_admin"})
-WRITE_ROLES = ADMIN_ROLES | {"member", "load-balancer_member"}
-READ_ROLES = WRITE_ROLES | {"reader", "load-balancer_observer", "load-balancer_global_observer"}
+ADMIN_ROLES = frozenset({"admin"})
+WRITE_ROLES = ADMIN_ROLES | {"member"}
+READ_ROLES = WRITE_ROLES | {"reader"}
 
 
 class Action(StrEnum):
@@ -35,7 +41,7 @@ def is_admin(ctx: Context) -> bool:
 
 def sees_all_projects(ctx: Context) -> bool:
     """Whether listings and look-ups span every project."""
-    return bool(ctx.roles & (ADMIN_ROLES | {"load-balancer_global_observer"}))
+    return bool(ctx.roles & ADMIN_ROLES)  # load-balancer:global_observer is role:admin
 
 
 def enforce(ctx: Context, action: Action) -> None:

@@ -89,7 +89,8 @@ def show_defaults(project_id: str, ctx: CallerDep, svc: ServicesDep) -> dict[str
 
 
 def update_quota(project_id: str, body: QuotaRequest, ctx: CallerDep,
-                 svc: ServicesDep) -> Response:
+                 svc: ServicesDep) -> dict[str, Any]:
+    """202 with the project's quota as it now stands, as Octavia answers."""
     authorize(ctx, Action.ADMIN)
     changes = body.quota.model_dump(exclude_unset=True)
     with svc.db.write() as session:
@@ -97,7 +98,8 @@ def update_quota(project_id: str, body: QuotaRequest, ctx: CallerDep,
         session.add(row)
         for name, value in changes.items():
             setattr(row, ALIASES.get(name, name), value)
-    return Response(status_code=202)
+        session.flush()
+        return {"quota": view(quotas.limits(session, project_id, svc.config.default_quotas))}
 
 
 def reset_quota(project_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:

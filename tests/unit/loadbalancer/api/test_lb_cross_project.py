@@ -204,12 +204,13 @@ def test_fields_naming_another_projects_objects(lb_cloud: LbCloud,
     assert post("l7policies", "l7policy", {
         "listener_id": b.listener, "action": "REDIRECT_TO_POOL",
         "redirect_pool_id": a.pool}, 404) == gone
-    # A's subnet, network and port do not exist for B (networking asked with B's token).
+    # A's subnet, network and port do not exist for B (networking asked with B's token;
+    # a member's subnet is Octavia's NotFound, 404).
     assert post(f"pools/{b.pool}/members", "member", {
-        "address": "10.0.1.30", "protocol_port": 80, "subnet_id": a.subnet}, 400) == \
+        "address": "10.0.1.30", "protocol_port": 80, "subnet_id": a.subnet}, 404) == \
         f"Subnet {a.subnet} not found."
     fault(alt.put(f"{API}/pools/{b.pool}/members", json={"members": [{
-        "address": "10.0.1.30", "protocol_port": 80, "subnet_id": a.subnet}]}), 400)
+        "address": "10.0.1.30", "protocol_port": 80, "subnet_id": a.subnet}]}), 404)
     for attrs, what in (({"vip_subnet_id": a.subnet}, f"Subnet {a.subnet}"),
                         ({"vip_network_id": a.network}, f"Network {a.network}"),
                         ({"vip_port_id": a.port}, f"Port {a.port}")):
@@ -307,7 +308,7 @@ def test_the_lbaas_v2_proxy_keeps_octavias_answers(lb_cloud: LbCloud,
         {b.lb}
     made = alt.post(f"{neutron}/pools/{b.pool}/members", json={"member": {
         "address": "10.0.1.30", "protocol_port": 80, "subnet_id": a.subnet}})
-    assert made.status_code == 400
+    assert made.status_code == 404
     assert made.json()["NeutronError"]["message"] == f"Subnet {a.subnet} not found."
     made = alt.post(f"{neutron}/listeners", json={"listener": {
         "loadbalancer_id": a.lb, "protocol": "HTTP", "protocol_port": 81}})

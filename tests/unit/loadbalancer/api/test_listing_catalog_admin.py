@@ -120,8 +120,9 @@ def test_quota_api(lb_cloud: LbCloud) -> None:
     assert default["loadbalancer"] == -1 and default["load_balancer"] == -1
     fault(demo.put("/v2/lbaas/quotas/demo-project", json={"quota": {"pool": 5}}), 403)
     fault(demo.get("/v2/lbaas/quotas/alt-project"), 403)
-    assert admin.put("/v2/quotas/demo-project", json={"quota": {
-        "pool": 5, "health_monitor": 2}}).status_code == 202
+    updated = ok(admin.put("/v2/quotas/demo-project", json={"quota": {
+        "pool": 5, "health_monitor": 2}}), 202)["quota"]
+    assert (updated["pool"], updated["health_monitor"], updated["member"]) == (5, 2, -1)
     quota = ok(demo.get("/v2/lbaas/quotas/demo-project"))["quota"]
     assert (quota["pool"], quota["healthmonitor"], quota["member"]) == (5, 2, -1)
     listed = ok(admin.get("/v2/lbaas/quotas"))["quotas"]
