@@ -48,7 +48,7 @@ from tricircle_lb.loadbalancer.api.common import (
 from tricircle_lb.loadbalancer.api.flavors import resolve_flavor
 from tricircle_lb.loadbalancer.controller import handoff
 from tricircle_lb.loadbalancer.drivers.network import NetworkError, Port
-from tricircle_lb.loadbalancer.errors import from_network, invalid_option
+from tricircle_lb.loadbalancer.errors import from_network, invalid_option, unsupported_option
 from tricircle_lb.loadbalancer.models import LoadBalancer, ProvisioningStatus
 
 router = APIRouter(prefix="/v2/lbaas/loadbalancers")
@@ -57,6 +57,11 @@ T = TypeVar("T")
 
 KIND = "Load Balancer"
 Uuid = str
+
+
+class AdditionalVip(RequestBody):
+    subnet_id: Uuid
+    ip_address: IpAddress | None = None
 
 
 class LoadBalancerCreate(RequestBody):
@@ -74,6 +79,7 @@ class LoadBalancerCreate(RequestBody):
     provider: str | None = None
     flavor_id: Uuid | None = None
     availability_zone: str | None = Field(default=None, max_length=255)
+    additional_vips: list[AdditionalVip] = Field(default_factory=list)
     tags: Tags = Field(default_factory=list)
 
 
@@ -101,7 +107,8 @@ def view(lb: LoadBalancer) -> dict[str, Any]:
         "project_id": lb.project_id, **timestamps(lb),
         "vip_address": lb.vip_address, "vip_port_id": lb.vip_port_id,
         "vip_subnet_id": lb.vip_subnet_id, "vip_network_id": lb.vip_network_id,
-        "vip_qos_policy_id": lb.vip_qos_policy_id, "additional_vips": [],
+        "vip_qos_policy_id": lb.vip_qos_policy_id,
+        "additional_vips": [dict(v) for v in lb.additional_vips or []],
         "listeners": [{"id": listener.id} for listener in lb.listeners],
         "pools": [{"id": pool.id} for pool in lb.pools],
         "provider": lb.provider, "flavor_id": lb.flavor_id,
@@ -133,6 +140,12 @@ def create_loadbalancer(body: CreateRequest, request: Request, ctx: CallerDep,
     req = body.loadbalancer
     project_id = owning_project(ctx, req.project_id or req.tenant_id)
     _check_placement(svc, req)
+    if req.vip_qos_policy_id:
+        raise _no_qos()
+    if req.additional_vips:
+        # Octavia's amphora plugs them; the amphorae here carry one VIP (decision 081).
+        raise unsupported_option("additional_vips: the amphorae of this deployment carry "
+                                 "one VIP")
     with svc.db.read() as session:
         if req.availability_zone is not None:
             check_zone(session, req.availability_zone, svc.config.availability_zone)
@@ -176,6 +189,8 @@ def update_loadbalancer(lb_id: str, body: UpdateRequest, ctx: CallerDep,
     changes = body.loadbalancer.model_dump(exclude_unset=True)
     with svc.db.write() as session:
         lb = get_scoped(session, LoadBalancer, lb_id, ctx, KIND)
+        if "vip_qos_policy_id" in changes:
+            raise _no_qos()
         ensure_mutable(lb)
         for name, value in changes.items():
             if value is None and name in ("name", "description", "admin_state_up", "tags"):
@@ -286,6 +301,12 @@ def _pool_status(pool: models.Pool) -> dict[str, Any]:
         result["health_monitor"] = {**_status(pool.healthmonitor),
                                     "type": pool.healthmonitor.type}
     return result
+
+
+# Octavia's answer when networking has no QoS extension, as here: a policy given
+# is refused, never stored and ignored.
+def _no_qos() -> BadRequest:
+    return BadRequest("Validation failure: VIP QoS policy is not allowed in this deployment.")
 
 
 def _check_placement(svc: Services, req: LoadBalancerCreate) -> None:
