@@ -325,16 +325,16 @@ def _check_tls_create(protocol: str, tls: dict[str, Any], headers: bool,
                       certs: CertificateManager | None, token: str | None) -> None:
     """Octavia's ``_validate_create_listener`` for the TLS fields, in its order."""
     offload = protocol == "TERMINATED_HTTPS" or (protocol == "PROMETHEUS" and _has_refs(tls))
-    certs = tls["default_tls_container_ref"] or tls["sni_container_refs"]
+    named = tls["default_tls_container_ref"] or tls["sni_container_refs"]
     if protocol in _pool_checks.LVS_PROTOCOLS and (_has_refs(tls) or headers):
         raise invalid_option(f"{protocol} protocol listener does not support TLS.")
     if not offload and _has_refs(tls):
         raise invalid_option(f"Certificate container references are not allowed on "
                              f"{protocol} protocol listeners.")
-    if tls["client_ca_tls_container_ref"] and not certs:
+    if tls["client_ca_tls_container_ref"] and not named:
         raise invalid_option("An SNI or default certificate container reference must be "
                              "provided with a client CA container reference.")
-    if offload and not certs:
+    if offload and not named:
         shown = f"{protocol} with TLS" if protocol == "PROMETHEUS" else protocol
         raise invalid_option(f"An SNI or default certificate container reference must be "
                              f"provided for {shown} protocol listeners.")
