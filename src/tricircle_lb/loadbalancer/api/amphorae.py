@@ -1,4 +1,4 @@
-"""``/v2/octavia/amphorae`` (admin only): list, show, failover, config, stats."""
+"""``/v2/octavia/amphorae`` (admin only): list, show, delete, failover, config, stats."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
+from tricircle_lb.common.errors import Conflict
 from tricircle_lb.loadbalancer import models
 from tricircle_lb.loadbalancer.api.common import (
     Action,
@@ -63,6 +64,21 @@ def show_amphora(amphora_id: str, request: Request, ctx: CallerDep,
     authorize(ctx, Action.ADMIN)
     with svc.db.read() as session:
         return show(request, "amphora", view(_get(session, amphora_id)))
+
+
+@router.delete("/{amphora_id}", status_code=204)
+def delete_amphora(amphora_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
+    """Octavia's rule: only an amphora in ERROR may be deleted (else 409); it goes
+    PENDING_DELETE and the controller removes its server and ports."""
+    authorize(ctx, Action.ADMIN)
+    with svc.db.write() as session:
+        amp = _get(session, amphora_id)
+        if amp.status != AmphoraStatus.ERROR:
+            raise Conflict(f"amphora {amp.id} is immutable and cannot be updated.")
+        amp.status = AmphoraStatus.PENDING_DELETE.value
+        session.flush()
+        handoff.delete_amphora(session, svc.queue, amp.id)
+    return Response(status_code=204)
 
 
 @router.put("/{amphora_id}/failover", status_code=202)

@@ -75,6 +75,7 @@ class Flows:
             handoff.AMPHORA_FAILOVER: self._guarded_amphora(self.failover_amphora),
             handoff.AMPHORA_RESTORE: self._guarded_amphora(self.restore_amphora),
             handoff.LB_DELETE: self.delete_loadbalancer,
+            handoff.AMPHORA_DELETE: self.delete_amphora,
         }
 
     # Error handling: retry what may pass, end in ERROR what will not ---------------
@@ -306,6 +307,17 @@ class Flows:
                 session.flush()
                 session.delete(lb)
         LOG.info("load balancer %s deleted", lb_id)
+
+
+    def delete_amphora(self, job: Job) -> None:
+        """Remove an amphora the admin deleted (it was ERROR): its server and ports,
+        idempotently; the row ends DELETED."""
+        with self.db.read() as session:
+            amp = session.get(Amphora, str(job.payload["amphora_id"]))
+            if amp is None or amp.status == AmphoraStatus.DELETED:
+                return
+            session.expunge(amp)
+        self.ops.remove(amp)
 
 
 def _amphorae(session: Session, lb_id: str) -> list[Amphora]:

@@ -22,7 +22,9 @@ LB_DELETE = "loadbalancer_delete"
 LB_FAILOVER = "loadbalancer_failover"
 AMPHORA_FAILOVER = "amphora_failover"
 AMPHORA_RESTORE = "amphora_restore"
-KINDS = (LB_CREATE, LB_APPLY, LB_DELETE, LB_FAILOVER, AMPHORA_FAILOVER, AMPHORA_RESTORE)
+AMPHORA_DELETE = "amphora_delete"
+KINDS = (LB_CREATE, LB_APPLY, LB_DELETE, LB_FAILOVER, AMPHORA_FAILOVER, AMPHORA_RESTORE,
+         AMPHORA_DELETE)
 
 
 def create_loadbalancer(session: Session, queue: JobQueue[Any], lb_id: str,
@@ -67,3 +69,10 @@ def restore_amphora(session: Session, queue: JobQueue[Any], amphora_id: str,
     queue.enqueue(session, AMPHORA_RESTORE, {"amphora_id": amphora_id},
                   resource_id=amphora_id, project_id=project_id or None,
                   dedup_key=f"{AMPHORA_RESTORE}:{amphora_id}")
+
+
+def delete_amphora(session: Session, queue: JobQueue[Any], amphora_id: str) -> None:
+    """Remove an amphora in ERROR (admin's ``DELETE /v2/octavia/amphorae/{id}``)."""
+    queue.enqueue(session, AMPHORA_DELETE, {"amphora_id": amphora_id},
+                  resource_id=amphora_id, project_id=None,
+                  dedup_key=f"{AMPHORA_DELETE}:{amphora_id}")
