@@ -64,6 +64,8 @@ Ref = Annotated[str, Field(max_length=255)]
 Alpn = Annotated[str, AfterValidator(_tls_checks.alpn_value)]
 ClientAuth = Literal["NONE", "OPTIONAL", "MANDATORY"]
 HstsAge = Annotated[int, Field(ge=0, le=2147483647)]
+TIMEOUTS = ("timeout_client_data", "timeout_member_connect", "timeout_member_data",
+            "timeout_tcp_inspect")
 TLS_FIELDS = ("default_tls_container_ref", "sni_container_refs", "client_authentication",
               "client_ca_tls_container_ref", "client_crl_container_ref", "tls_ciphers",
               "tls_versions", "alpn_protocols", "hsts_max_age", "hsts_include_subdomains",
@@ -79,13 +81,14 @@ class ListenerCreate(RequestBody):
     admin_state_up: bool = True
     project_id: str | None = Field(default=None, max_length=64)
     tenant_id: str | None = Field(default=None, max_length=64)
-    connection_limit: ConnectionLimit = -1
+    connection_limit: ConnectionLimit | None = -1
     default_pool_id: str | None = None
-    insert_headers: dict[str, str] = Field(default_factory=dict)
-    timeout_client_data: Timeout = 50000
-    timeout_member_connect: Timeout = 5000
-    timeout_member_data: Timeout = 50000
-    timeout_tcp_inspect: Timeout = 0
+    insert_headers: dict[str, Annotated[str, Field(max_length=255)]] | None = None
+    # null: Octavia's [haproxy_amphora] defaults (prepare.create_listener).
+    timeout_client_data: Timeout | None = None
+    timeout_member_connect: Timeout | None = None
+    timeout_member_data: Timeout | None = None
+    timeout_tcp_inspect: Timeout | None = None
     allowed_cidrs: list[Cidr] | None = None
     tags: Tags = Field(default_factory=list)
     default_tls_container_ref: Ref | None = None
@@ -207,7 +210,7 @@ def create_listener(body: CreateRequest, ctx: CallerDep, svc: ServicesDep) -> di
         if req.default_pool_id is not None:
             _check_default_pool(session, lb, protocol, req.default_pool_id, None)
         ensure_mutable(lb)
-        headers = _insert_headers(protocol, req.insert_headers)
+        headers = _insert_headers(protocol, req.insert_headers or {})
         _check_tls_create(protocol, tls, bool(req.insert_headers), svc.certificates,
                           ctx.token)
         _check_port_free(session, lb.id, protocol, req.protocol_port)
@@ -230,11 +233,11 @@ def create_listener(body: CreateRequest, ctx: CallerDep, svc: ServicesDep) -> di
             loadbalancer_id=lb.id, project_id=lb.project_id, name=req.name,
             description=req.description, admin_state_up=req.admin_state_up,
             protocol=protocol, protocol_port=req.protocol_port,
-            connection_limit=req.connection_limit, default_pool_id=req.default_pool_id,
-            insert_headers=headers, timeout_client_data=req.timeout_client_data,
-            timeout_member_connect=req.timeout_member_connect,
-            timeout_member_data=req.timeout_member_data,
-            timeout_tcp_inspect=req.timeout_tcp_inspect, allowed_cidrs=cidrs,
+            connection_limit=-1 if req.connection_limit is None else req.connection_limit,
+            default_pool_id=req.default_pool_id, insert_headers=headers,
+            **{name: _DEFAULT_ON_NULL[name] if getattr(req, name) is None
+               else getattr(req, name) for name in TIMEOUTS},
+            allowed_cidrs=cidrs,
             operating_status=models.OperatingStatus.OFFLINE.value, tags=list(req.tags),
             **tls)
         session.add(listener)
