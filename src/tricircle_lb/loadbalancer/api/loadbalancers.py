@@ -193,7 +193,9 @@ def update_loadbalancer(lb_id: str, body: UpdateRequest, ctx: CallerDep,
             raise _no_qos()
         ensure_mutable(lb)
         for name, value in changes.items():
-            if value is None and name in ("name", "description", "admin_state_up", "tags"):
+            if value is None and name in ("name", "description"):
+                value = ""  # null clears them, as in Octavia
+            elif value is None and name in ("admin_state_up", "tags"):
                 raise BadRequest(f"Invalid input for field/attribute {name}. Value: 'None'.")
             setattr(lb, name, value)
         lb.provisioning_status = ProvisioningStatus.PENDING_UPDATE.value

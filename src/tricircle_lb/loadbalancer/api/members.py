@@ -19,7 +19,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from tricircle_lb.common.context import Context
-from tricircle_lb.common.errors import Conflict
+from tricircle_lb.common.errors import BadRequest, Conflict
 from tricircle_lb.loadbalancer import models
 from tricircle_lb.loadbalancer.api import _member_checks as checks
 from tricircle_lb.loadbalancer.api.common import (
@@ -147,7 +147,9 @@ def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int]
     see (another project's) does not exist for them. ``seen`` caches the IP version
     of subnets already looked up (batch calls)."""
     if req.request_sriov:
-        raise invalid_option("request_sriov is not supported by provider amphora.")
+        # Octavia's answer when the flavor does not allow_member_sriov, which no flavor
+        # here can (decision 081).
+        raise BadRequest("The load balancer flavor does not allow SR-IOV member ports.")
     management = svc.config.reserved_member_cidrs
     address = checks.check_member_address(req.address, management)
     monitor = checks.check_monitor_address(req.monitor_address, management)

@@ -190,7 +190,8 @@ def test_update_is_refused_while_pending_then_hands_off(lb_cloud: LbCloud,
     lb_cloud.settle(lb["id"])
     fault(demo.put(f"{LBS}/{lb['id']}", json={"loadbalancer": {"vip_address": "1.2.3.4"}}),
           400)
-    fault(demo.put(f"{LBS}/{lb['id']}", json={"loadbalancer": {"name": None}}), 400)
+    fault(demo.put(f"{LBS}/{lb['id']}", json={"loadbalancer": {"admin_state_up": None}}),
+          400)
 
 
 def _add_children(cloud: LbCloud, lb_id: str) -> tuple[str, str]:

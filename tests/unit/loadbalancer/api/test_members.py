@@ -88,7 +88,7 @@ BAD_MEMBERS: list[tuple[Body, str]] = [
     ({"monitor_port": 0}, "monitor_port"),
     ({"name": "b1\nserver x 1.2.3.4:80"}, "name"),
     ({"name": "n" * 256}, "name"),
-    ({"request_sriov": True}, "request_sriov is not supported"),
+    ({"request_sriov": True}, "The load balancer flavor does not allow SR-IOV member ports."),
     ({"colour": "blue"}, "colour"),
 ]
 
