@@ -245,8 +245,17 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# Filters on a parent Octavia's views show as a list of ids (its database's column).
+_PARENT_FILTERS = {"loadbalancer_id": "loadbalancers", "pool_id": "pools"}
+
+
 def _matches(view: dict[str, Any], request: Request) -> bool:
     for name, value in request.query_params.multi_items():
+        parents = _PARENT_FILTERS.get(name)
+        if name not in view and parents in view and isinstance(view[parents], list):
+            if value not in [p.get("id") for p in view[parents]]:
+                return False
+            continue
         if name in _RESERVED or name not in view or isinstance(view[name], list | dict):
             continue
         have = _as_text(view[name])

@@ -55,6 +55,31 @@ def test_filters_and_fields(lb_cloud: LbCloud, lbs: list[Body]) -> None:
     assert shown == {"loadbalancer": {"name": "a", "tags": ["red"]}}
 
 
+def test_children_filtered_by_their_parent(lb_cloud: LbCloud, lbs: list[Body]) -> None:
+    """Octavia filters listeners and pools by ``loadbalancer_id``, monitors by ``pool_id``
+    (its views show them as lists of ids)."""
+    demo = lb_cloud.lb(token="demo-token")
+    made: dict[str, str] = {}
+    for lb in lbs[:2]:
+        lb_cloud.settle(lb["id"])
+        made[lb["id"]] = ok(demo.post("/v2/lbaas/listeners", json={"listener": {
+            "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}}),
+            201)["listener"]["id"]
+        lb_cloud.settle(lb["id"])
+        pool = ok(demo.post("/v2/lbaas/pools", json={"pool": {
+            "loadbalancer_id": lb["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}}),
+            201)["pool"]
+        made[pool["id"]] = lb["id"]
+        lb_cloud.settle(lb["id"])
+    for lb in lbs[:2]:
+        listed = ok(demo.get("/v2/lbaas/listeners", params={"loadbalancer_id": lb["id"]}))
+        assert [li["id"] for li in listed["listeners"]] == [made[lb["id"]]]
+        pools = ok(demo.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}))["pools"]
+        assert [made[p["id"]] for p in pools] == [lb["id"]]
+    assert ok(demo.get("/v2/lbaas/listeners", params={"loadbalancer_id": "x"}))[
+        "listeners"] == []
+
+
 def test_sorting_and_pages(lb_cloud: LbCloud, lbs: list[Body]) -> None:
     assert names(lb_cloud, sort="name:desc") == ["d", "c", "b", "a"]
     assert names(lb_cloud, sort="", sort_key="name", sort_dir="desc") == ["d", "c", "b", "a"]
