@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tricircle_lb.loadbalancer.models import (
     LoadBalancer,
     OperatingStatus,
+    Pool,
     ProvisioningStatus,
 )
 
@@ -44,14 +45,24 @@ def mark_active(session: Session, lb: LoadBalancer) -> None:
         if obj.provisioning_status in PENDING:
             obj.provisioning_status = ProvisioningStatus.ACTIVE.value
             if obj.operating_status == OperatingStatus.OFFLINE.value and obj.admin_state_up \
-                    and not hasattr(obj, "address"):
+                    and not hasattr(obj, "address") and _serves(lb, obj):
                 # Listeners, pools, policies serve now; members wait for health data.
+                # A pool no listener uses stays OFFLINE, as in Octavia.
                 obj.operating_status = OperatingStatus.ONLINE.value
             elif not obj.admin_state_up:
                 obj.operating_status = OperatingStatus.OFFLINE.value
     lb.provisioning_status = ProvisioningStatus.ACTIVE.value
     if lb.operating_status == OperatingStatus.OFFLINE.value and lb.admin_state_up:
         lb.operating_status = OperatingStatus.ONLINE.value
+
+
+def _serves(lb: LoadBalancer, obj: Any) -> bool:
+    """False for a pool that is no listener's default and no L7 policy's target."""
+    if not isinstance(obj, Pool):
+        return True
+    return any(li.default_pool_id == obj.id
+               or any(p.redirect_pool_id == obj.id for p in li.l7policies)
+               for li in lb.listeners)
 
 
 def mark_error(lb: LoadBalancer) -> None:
