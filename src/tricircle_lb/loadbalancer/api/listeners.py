@@ -200,7 +200,6 @@ def create_listener(body: CreateRequest, ctx: CallerDep, svc: ServicesDep) -> di
     explicit = req.project_id or req.tenant_id
     owning_project(ctx, explicit)  # 403 for a non-admin naming another project
     protocol = _protocol(req.protocol)
-    given = req.model_fields_set
     tls = {name: getattr(req, name) for name in TLS_FIELDS}
     with svc.db.write() as session:
         lb = get_scoped(session, LoadBalancer, req.loadbalancer_id, ctx, "Load Balancer")
@@ -215,15 +214,17 @@ def create_listener(body: CreateRequest, ctx: CallerDep, svc: ServicesDep) -> di
                           ctx.token)
         _check_port_free(session, lb.id, protocol, req.protocol_port)
         cidrs = _allowed_cidrs(lb, req.allowed_cidrs)
-        if protocol == "TERMINATED_HTTPS" or _has_refs(tls):
+        if protocol == "TERMINATED_HTTPS":
             # Octavia's defaults, stored (prepare.create_listener).
-            tls["tls_ciphers"] = tls["tls_ciphers"] or _tls_checks.DEFAULT_CIPHERS
-            tls["tls_versions"] = tls["tls_versions"] or list(_tls_checks.DEFAULT_TLS_VERSIONS)
-            tls["alpn_protocols"] = (tls["alpn_protocols"]
-                                     or list(_tls_checks.DEFAULT_ALPN_PROTOCOLS))
+            defaults = {"tls_ciphers": _tls_checks.DEFAULT_CIPHERS,
+                        "tls_versions": list(_tls_checks.DEFAULT_TLS_VERSIONS),
+                        "alpn_protocols": list(_tls_checks.DEFAULT_ALPN_PROTOCOLS)}
+            for name, default in defaults.items():
+                if tls[name] is None:
+                    tls[name] = default
             _tls_checks.check_tls_versions(tls["tls_versions"])
-        elif "tls_versions" in given:
-            _tls_checks.check_tls_versions(tls["tls_versions"])
+            if tls["alpn_protocols"] == []:
+                _tls_checks.check_alpn_protocols([])
         _tls_checks.check_hsts(tls, protocol)
         # The provider's own checks come last, as Octavia calls the driver last.
         _pool_checks.check_protocol(protocol)

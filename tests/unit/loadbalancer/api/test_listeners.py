@@ -105,7 +105,6 @@ def test_protocols_ports_and_duplicates(lb_cloud: LbCloud, lb: Body) -> None:
      "insert-headers is not a valid option for a UDP protocol listener."),
     ({"protocol": "UDP", "default_tls_container_ref": "x"}, 400,
      "UDP protocol listener does not support TLS."),
-    ({"tls_versions": []}, 400, "Empty TLS version list."),
     ({"alpn_protocols": ["spdy/3"]}, 400, "Value should be a valid ALPN protocol ID"),
     ({"client_authentication": "SOMETIMES"}, 400, "client_authentication"),
     ({"loadbalancer_id": "9e8b6fd0-0000-4000-8000-000000000000"}, 404,

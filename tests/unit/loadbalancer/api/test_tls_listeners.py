@@ -125,6 +125,11 @@ def test_terminated_https_stores_tls_fields_with_octavias_defaults(
      "hsts_include_subdomains and hsts_preload only make sense if hsts_max_age is set"),
     ({"default_tls_container_ref": CERT, "tls_versions": ["TLSv1.2", "TLSv4"]}, 400,
      "Validation failure: Invalid TLS versions: TLSv4"),
+    ({"default_tls_container_ref": CERT, "tls_versions": []}, 400,
+     "Validation failure: Empty TLS version list. Either specify at least one TLS version "
+     "or remove this parameter to use the default."),
+    ({"default_tls_container_ref": CERT, "alpn_protocols": []}, 400,
+     "Validation failure: Empty ALPN protocol list."),
     ({"default_tls_container_ref": CERT, "tls_ciphers": "ECDHE RSA"}, 400,
      "Invalid characters in cipher string."),
 ])
