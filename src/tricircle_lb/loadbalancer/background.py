@@ -50,8 +50,14 @@ def build_flows(state: Any) -> Flows:
                      # The app's certificate manager if it made one ([certificates]
                      # endpoint), else this region's key manager from the catalog.
                      certificates=getattr(state, "certificates", None)
-                     or ServiceCertificates(state.session, cfg.region_name))
+                     or ServiceCertificates(state.session, cfg.region_name),
+                     log_port=_log_port(state.log_config))
     return Flows(state.db, ops)
+
+
+def _log_port(logs: LogOffloadConfig) -> int | None:
+    """Where amphorae send their logs; None when this region keeps none."""
+    return logs.port if logs.enabled and logs.directory is not None else None
 
 
 def start(state: Any) -> Callable[[], None]:
@@ -77,9 +83,9 @@ def start(state: Any) -> Callable[[], None]:
                          daemon=True),
     ]
     logs: LogOffloadConfig = state.log_config
-    files = LogFiles(logs.directory, logs.max_bytes, logs.backup_count) if (
-        logs.enabled and logs.directory is not None) else None
-    if files is not None:
+    files = None
+    if _log_port(logs) is not None and logs.directory is not None:
+        files = LogFiles(logs.directory, logs.max_bytes, logs.backup_count)
         receiver = LogReceiver(files, senders_from(state.db))
         threads.append(threading.Thread(
             target=_listen_on, args=(state, logs.port, receiver.serve, lambda: None, stop),

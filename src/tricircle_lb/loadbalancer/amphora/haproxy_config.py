@@ -55,17 +55,20 @@ Injection rules (no user-controlled string may add configuration):
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
-from tricircle_lb.loadbalancer.amphora import tls_config
+from tricircle_lb.loadbalancer.amphora import log_config, tls_config
 from tricircle_lb.loadbalancer.amphora.l7_config import l7_lines
+from tricircle_lb.loadbalancer.amphora.log_config import NO_LOG_TARGETS, LogTargets
 from tricircle_lb.loadbalancer.amphora.model import (
     HealthMonitor,
     Listener,
@@ -395,11 +398,13 @@ def render(
     pid_file: Path,
     open_files_limit: int,
     cert_dir: Path | None = None,
+    log_targets: LogTargets = NO_LOG_TARGETS,
 ) -> str:
     """The HAProxy configuration for ``config``; raises :class:`ConfigRenderError`.
 
     ``cert_dir``: where the agent writes the PEM files and crt-lists the TLS
-    fields name (:mod:`.tls_config`); needed only with TLS."""
+    fields name (:mod:`.tls_config`); needed only with TLS. ``log_targets``: where
+    logs are offloaded (:mod:`.log_config`)."""
     lb_id = _id(config.id, "loadbalancer.id")
     pools = {_id(p.id, "pools[].id"): p for p in config.pools}
     listener_ids = [_id(li.id, "listeners[].id") for li in config.listeners]
@@ -419,8 +424,11 @@ def render(
             if pool_id not in pools:
                 raise ConfigRenderError(f"listeners[{listener.id}]: unknown pool {pool_id!r}")
             backend_of[pool_id] = f"{pool_id}:{listener.id}"
-        frontends.append(_frontend(listener, config.vip_address, maxconn, backend_of,
-                                   cert_dir, pem_names))
+        frontend = _frontend(listener, config.vip_address, maxconn, backend_of,
+                             cert_dir, pem_names)
+        flow_log = _log_lines(log_config.frontend_lines, log_targets.tenant,
+                              config.project_id, lb_id, frontend.name)
+        frontends.append(dataclasses.replace(frontend, lines=(*frontend.lines, *flow_log)))
         backends += [_backend(pools[p], listener, name, cert_dir, pem_names)
                      for p, name in backend_of.items()]
     return _template().render(
@@ -430,7 +438,15 @@ def render(
         stats_socket=quote(_printable(str(stats_socket), "stats_socket", 107)),
         frontends=frontends,
         backends=backends,
+        global_lines=_log_lines(log_config.global_lines, log_targets.admin),
     )
+
+
+def _log_lines(lines: Callable[..., list[str]], *args: Any) -> list[str]:
+    try:
+        return lines(*args)
+    except ValueError as exc:
+        raise ConfigRenderError(f"log targets: {exc}") from None
 
 
 __all__: Sequence[str] = ["ConfigRenderError", "global_maxconn", "haproxy_listeners", "quote",

@@ -154,3 +154,4 @@ class LoadBalancerConfig:
     pools: tuple[Pool, ...] = ()
     peers: None = None  # active/standby peers: not yet
     certificates: tuple[PemFile, ...] = ()  # what the TLS fields name
+    project_id: str = ""  # the owner, first field of each flow-log line

@@ -48,7 +48,8 @@ def build(lb: LoadBalancer, certificates: CertificateSource | None = None) -> (
                       if _live(li.provisioning_status) and li.admin_state_up)
     return model.LoadBalancerConfig(id=lb.id, vip_address=str(lb.vip_address),
                                     listeners=listeners, pools=pools,
-                                    certificates=tuple(collect.files.values()))
+                                    certificates=tuple(collect.files.values()),
+                                    project_id=lb.project_id)
 
 
 def member_subnets(lb: LoadBalancer) -> set[str]:

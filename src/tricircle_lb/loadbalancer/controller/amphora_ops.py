@@ -91,8 +91,12 @@ def member_port_name(amphora_id: str, network_id: str) -> str:
 class AmphoraOps:
     def __init__(self, db: Database, cfg: LoadBalancerConfig, hm: HealthManagerConfig,
                  network: NetworkDriver, compute: ComputeDriver, agent: AmphoraClient,
-                 certificates: CertificateSource | None = None) -> None:
+                 certificates: CertificateSource | None = None,
+                 log_port: int | None = None) -> None:
         self.db = db
+        # The port the region receives amphorae's logs on, at the health manager's
+        # address ([amphora_logs]); None: amphorae are told no log targets.
+        self.log_port = log_port
         # Where the certificates TLS listeners and pools name are read (amphora_tls).
         self.certificates = certificates
         self.cfg = cfg
@@ -304,8 +308,16 @@ class AmphoraOps:
             f"heartbeat_key = {self.agent_key(amp)}",
             f"controller_ip_port_list = {self._health_manager_address()}:{self.hm.bind_port}",
             f"heartbeat_interval = {self.hm.heartbeat_interval}",
+            *self._log_targets(),
             "",
         ])
+
+    def _log_targets(self) -> list[str]:
+        """Octavia's log offloading options: both streams to the region's receiver."""
+        if self.log_port is None:
+            return []
+        target = f"{self._health_manager_address()}:{self.log_port}"
+        return [f"admin_log_targets = {target}", f"tenant_log_targets = {target}"]
 
     def _wait_active(self, server_id: str) -> str:
         deadline = time.monotonic() + self.cfg.amp_active_timeout

@@ -23,8 +23,12 @@ import httpx
 import pytest
 
 from tricircle_lb.common.config import ConfigError
+from tricircle_lb.loadbalancer.amphora import model
 from tricircle_lb.loadbalancer.amphora.agent.config import AmphoraAgentConfig
 from tricircle_lb.loadbalancer.amphora.agent.main import offload_logs
+from tricircle_lb.loadbalancer.amphora.haproxy_config import ConfigRenderError, render
+from tricircle_lb.loadbalancer.amphora.log_config import LogTargets
+from tricircle_lb.loadbalancer.amphora.model import LoadBalancerConfig
 from tricircle_lb.loadbalancer.logs.files import LogFiles
 from tricircle_lb.loadbalancer.logs.flow_format import flow_log_format
 from tricircle_lb.loadbalancer.logs.receiver import LogReceiver, Sender
@@ -223,3 +227,32 @@ def test_a_bad_log_target_is_refused_by_name(tmp_path: Path) -> None:
                     "tenant_log_targets = logs.example:514\n")
     with pytest.raises(ConfigError, match="tenant_log_targets: bad entry"):
         AmphoraAgentConfig.read(conf)
+
+
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs haproxy")
+def test_the_amphora_renders_log_targets_haproxy_accepts(tmp_path: Path) -> None:
+    listener_id, pool_id = str(uuid.uuid4()), str(uuid.uuid4())
+    config = LoadBalancerConfig(
+        id=LB, vip_address="10.0.0.5", project_id=PROJECT,
+        listeners=(model.Listener(id=listener_id, protocol="HTTP", protocol_port=80,
+                                  default_pool_id=pool_id),),
+        pools=(model.Pool(id=pool_id, protocol="HTTP", lb_algorithm="ROUND_ROBIN"),))
+    targets = LogTargets(admin=(("192.168.10.2", 10514), ("fd00::2", 10514)),
+                         tenant=(("192.168.10.2", 10514),))
+    text = render(config, stats_socket=tmp_path / "s.sock", pid_file=tmp_path / "h.pid",
+                  open_files_limit=4500, log_targets=targets)
+    assert "    log 192.168.10.2:10514 len 2048 local1\n" in text
+    assert "    log ipv6@fd00::2:10514 len 2048 local1\n" in text
+    assert "    log 192.168.10.2:10514 len 2048 local0\n" in text
+    assert f'    log-format "{PROJECT} {LB} %f %ci %cp %t {listener_id} %ST' in text
+    (tmp_path / "h.cfg").write_text(text)
+    checked = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / "h.cfg")],
+                             capture_output=True, text=True, timeout=10, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # Without targets, or for a configuration with no owner: no log lines at all.
+    plain = render(config, stats_socket=tmp_path / "s.sock", pid_file=tmp_path / "h.pid",
+                   open_files_limit=4500)
+    assert "log " not in plain and "log-format" not in plain
+    with pytest.raises(ConfigRenderError, match="log targets"):
+        render(config, stats_socket=tmp_path / "s.sock", pid_file=tmp_path / "h.pid",
+               open_files_limit=4500, log_targets=LogTargets(admin=(("logs", 514),)))

@@ -39,6 +39,7 @@ from tricircle_lb.loadbalancer.amphora.haproxy_config import (
     haproxy_listeners,
     render,
 )
+from tricircle_lb.loadbalancer.amphora.log_config import NO_LOG_TARGETS, LogTargets
 from tricircle_lb.loadbalancer.amphora.model import LoadBalancerConfig
 
 LOG = logging.getLogger(__name__)
@@ -105,9 +106,11 @@ def listening(address: str, port: int) -> bool:
 
 
 class HAProxy:
-    def __init__(self, binary: str, state_dir: Path, open_files_limit: int) -> None:
+    def __init__(self, binary: str, state_dir: Path, open_files_limit: int,
+                 log_targets: LogTargets = NO_LOG_TARGETS) -> None:
         self.binary = binary
         self.open_files_limit = open_files_limit
+        self.log_targets = log_targets
         self.config_file = state_dir / "haproxy.cfg"
         self.pid_file = state_dir / "haproxy.pid"
         self.stats_socket = state_dir / "haproxy.sock"
@@ -170,7 +173,8 @@ class HAProxy:
         try:
             text = render(config, stats_socket=self.stats_socket, pid_file=self.pid_file,
                           open_files_limit=self.open_files_limit,
-                          cert_dir=self.certificates.directory)
+                          cert_dir=self.certificates.directory,
+                          log_targets=self.log_targets)
         except ConfigRenderError as exc:
             raise InvalidConfig(str(exc)) from None
         candidate = self.config_file.with_suffix(".cfg.new")

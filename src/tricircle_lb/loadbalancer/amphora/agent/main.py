@@ -24,6 +24,7 @@ from tricircle_lb.loadbalancer.amphora.agent.heartbeats import HeartbeatLoop
 from tricircle_lb.loadbalancer.amphora.agent.keepalived import Keepalived
 from tricircle_lb.loadbalancer.amphora.agent.server import AmphoraApi, make_server
 from tricircle_lb.loadbalancer.amphora.agent.udp import UdpProxy
+from tricircle_lb.loadbalancer.amphora.log_config import LogTargets
 
 LOG = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     offload_logs(config.admin_log_targets)
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    haproxy = HAProxy(config.haproxy_binary, args.state_dir, config.open_files_limit)
+    haproxy = HAProxy(config.haproxy_binary, args.state_dir, config.open_files_limit,
+                      LogTargets(config.admin_log_targets, config.tenant_log_targets))
     keepalived = Keepalived(config.keepalived_binary, args.state_dir, haproxy)
     if keepalived.configured:
         interfaces.allow_nonlocal_bind()  # a BACKUP's HAProxy binds the peer's VIP
