@@ -38,22 +38,23 @@ def parse_address(address: str, field: str = "address") -> IpAddress:
 
 
 def check_member_address(address: str, management: Sequence[IpNetwork] = ()) -> str:
-    """The address in canonical form, or Octavia's 400."""
+    """The address as given (Octavia keeps a member's text: ``2001:db8:0:0:0:0:0:1``
+    stays so), or Octavia's 400."""
     ip = parse_address(address)
     if ip in RESERVED_IPS or _in(ip, management):
         raise not_a_valid_option(ip.exploded.upper(), "member address")
-    return str(ip)
+    return address
 
 
 def check_monitor_address(address: str | None,
                           management: Sequence[IpNetwork] = ()) -> str | None:
-    """The monitor address, canonical (or ``None``)."""
+    """The monitor address as given (or ``None``)."""
     if address is None:
         return None
     ip = parse_address(address, "monitor_address")
     if _in(ip, management):
         raise not_a_valid_option(ip.exploded.upper(), "monitor_address")
-    return str(ip)
+    return address
 
 
 def check_lvs_family(address: str, pool_protocol: str, vip_addresses: Sequence[str]) -> None:

@@ -248,6 +248,8 @@ def update_policy(l7policy_id: str, body: PolicyUpdateBody, ctx: CallerDep,
     authorize(ctx, Action.WRITE)
     with svc.db.write() as session:
         policy = get_scoped(session, models.L7Policy, l7policy_id, ctx, "L7 Policy")
+        if not given:
+            raise _args("Invalid update options")
         listener = policy.listener
         changes = sanitize({f: getattr(req, f) for f in given & {"action", *REDIRECT_FIELDS}})
         _check_pool(session, ctx, listener, changes.get("redirect_pool_id"))

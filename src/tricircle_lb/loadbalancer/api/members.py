@@ -141,7 +141,7 @@ def _vip_of(svc: Services, pool_id: str, ctx: Context) -> _Vip:
 
 def _validated(req: MemberCreate, vip: _Vip, svc: Services, seen: dict[str, int],
                token: str) -> MemberCreate:
-    """The request with canonical addresses and its subnet, or 400/503.
+    """The request (addresses as given, as Octavia keeps them) and its subnet, or 400/503.
 
     The subnet is looked up with the caller's ``token``: a subnet the caller cannot
     see (another project's) does not exist for them. ``seen`` caches the IP version

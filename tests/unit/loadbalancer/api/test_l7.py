@@ -286,6 +286,8 @@ def test_redirect_prefix_and_actions_follow_octavia(lb: Lb) -> None:
     assert (moved["action"], moved["redirect_url"], moved["redirect_prefix"],
             moved["redirect_http_code"]) == ("REDIRECT_TO_URL", "http://x/y", None, 301)
     lb.settle()
+    assert fault(lb.api.put(path, json={"l7policy": {}}), 400) == \
+        "Invalid L7 Policy arguments: Invalid update options"
     rejected = ok(lb.api.put(path, json={"l7policy": {"action": "REJECT"}}))["l7policy"]
     assert (rejected["redirect_url"], rejected["redirect_http_code"]) == (None, None)
     lb.settle()
