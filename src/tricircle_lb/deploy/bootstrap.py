@@ -49,6 +49,7 @@ HEALTH_MGR_SEC_GRP = "lb-health-mgr-sec-grp"
 HEALTH_MGR_DEVICE_OWNER = "Octavia:health-mgr"
 HM_INTERFACE = "o-hm0"  # Octavia's name for the controller's end of the management network
 HEALTH_MANAGER_UDP_PORT = 5555
+AMPHORA_LOG_UDP_PORT = 10514  # [amphora_logs] port: offloaded logs reach the same port
 AMPHORA_AGENT_PORT = 9443
 
 
@@ -107,8 +108,9 @@ SECURITY_GROUPS: dict[str, tuple[str, list[Rule]]] = {
     MGMT_SEC_GRP: ("Amphora management: ping, ssh, HTTP and the amphora agent",
                    [*_both("icmp"), *_both("tcp", 22), *_both("tcp", 80),
                     *_both("tcp", AMPHORA_AGENT_PORT)]),
-    HEALTH_MGR_SEC_GRP: ("Octavia health manager: amphora heartbeats",
-                         _both("udp", HEALTH_MANAGER_UDP_PORT)),
+    HEALTH_MGR_SEC_GRP: ("Octavia health manager: amphora heartbeats and offloaded logs",
+                         [*_both("udp", HEALTH_MANAGER_UDP_PORT),
+                          *_both("udp", AMPHORA_LOG_UDP_PORT)]),
 }
 
 

@@ -198,7 +198,8 @@ def test_security_group_rules_match_neutron_spellings() -> None:
                            "port_range_min": None, "port_range_max": None})
     hm = bootstrap.SECURITY_GROUPS[bootstrap.HEALTH_MGR_SEC_GRP][1]
     assert {(r.protocol, r.ethertype, r.port) for r in hm} == {
-        ("udp", "IPv4", 5555), ("udp", "IPv6", 5555)}
+        ("udp", "IPv4", 5555), ("udp", "IPv6", 5555),  # heartbeats
+        ("udp", "IPv4", 10514), ("udp", "IPv6", 10514)}  # offloaded logs
 
 
 def test_catalog_lists_network_per_region(deployment: launcher.Deployment) -> None:
