@@ -123,6 +123,8 @@ def test_every_service_and_agent_exposes_metrics(
     for service in status["services"]:
         if service["name"].startswith("agent-"):
             continue  # agents have no API: below
+        if service["name"] == "key-manager":
+            continue  # the real Barbican: not our code, no /metrics
         text = httpx.get(f"{service['url']}/metrics", timeout=10).text
         assert "tricircle_api_requests_total" in text, service["name"]
         # Central networking and the load-balancer services run durable job workers.
