@@ -41,7 +41,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, selectinload
 
 from tricircle_lb.db import Database
-from tricircle_lb.loadbalancer import keys
+from tricircle_lb.loadbalancer import datagrams, keys
 from tricircle_lb.loadbalancer.config import HealthManagerConfig
 from tricircle_lb.loadbalancer.health.heartbeat import (
     MAX_PACKET_SIZE,
@@ -76,7 +76,6 @@ from tricircle_lb.loadbalancer.models import (
 LOG = logging.getLogger(__name__)
 
 DEFAULT_FLUSH_INTERVAL: Final = 5.0
-_POLL: Final = 0.5
 _MODELS: Final[dict[Kind, type[LoadBalancer | Listener | Pool | Member]]] = {
     Kind.LOADBALANCER: LoadBalancer, Kind.LISTENER: Listener, Kind.POOL: Pool,
     Kind.MEMBER: Member,
@@ -177,29 +176,9 @@ class HealthManager:
 
     def serve(self, sock: socket.socket, stop: threading.Event,
               still_valid: Callable[[], bool] | None = None) -> None:
-        """Receive heartbeats on ``sock`` until ``stop`` is set, or until
-        ``still_valid()`` (asked about once per poll interval) says the socket no
-        longer is where heartbeats arrive (a socket without a timeout gets one, so
-        both are noticed)."""
-        if sock.gettimeout() is None:
-            sock.settimeout(_POLL)
-        checked = time.monotonic()
-        while not stop.is_set():
-            if still_valid is not None and time.monotonic() - checked >= _POLL:
-                checked = time.monotonic()
-                if not still_valid():
-                    return
-            try:
-                data, source = sock.recvfrom(MAX_PACKET_SIZE + 1)
-            except TimeoutError:
-                continue
-            except OSError:
-                if stop.is_set():
-                    return
-                LOG.exception("health manager: heartbeat socket error")
-                stop.wait(_POLL)
-                continue
-            self.receive(data, (str(source[0]), int(source[1])))
+        """Receive heartbeats on ``sock`` (:func:`datagrams.serve`)."""
+        datagrams.serve(sock, stop, still_valid, self.receive, MAX_PACKET_SIZE + 1,
+                        "health manager")
 
     def receive(self, data: bytes, source: tuple[str, int]) -> bool:
         """Verify one datagram and handle it; False if it was dropped."""

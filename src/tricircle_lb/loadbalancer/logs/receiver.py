@@ -26,13 +26,13 @@ from typing import Final
 from sqlalchemy import select
 
 from tricircle_lb.db import Database
+from tricircle_lb.loadbalancer import datagrams
 from tricircle_lb.loadbalancer.logs.files import LogFiles
 from tricircle_lb.loadbalancer.logs.syslog import LOCAL0, BadLine, parse
 from tricircle_lb.loadbalancer.models import Amphora
 
 LOG = logging.getLogger(__name__)
 MAX_DATAGRAM: Final = 64 * 1024
-_POLL: Final = 0.5
 _SENDER_TTL: Final = 5.0
 
 
@@ -88,29 +88,14 @@ class LogReceiver:
 
     def serve(self, sock: socket.socket, stop: threading.Event,
               still_valid: Callable[[], bool] | None = None) -> None:
-        """Receive on ``sock`` until ``stop`` is set or ``still_valid()`` says the
-        socket is no longer where logs arrive (as the health manager does)."""
-        sock.settimeout(_POLL)
-        checked = time.monotonic()
-        while not stop.is_set():
-            if still_valid is not None and time.monotonic() - checked >= _POLL:
-                checked = time.monotonic()
-                if not still_valid():
-                    return
-            try:
-                data, source = sock.recvfrom(MAX_DATAGRAM)
-            except TimeoutError:
-                continue
-            except OSError:
-                if stop.is_set():
-                    return
-                LOG.exception("log receiver: socket error")
-                stop.wait(_POLL)
-                continue
-            try:
-                self.receive(data, str(source[0]))
-            except OSError:
-                LOG.exception("log receiver: writing a log line failed")
+        """Receive on ``sock`` as the health manager does (:func:`datagrams.serve`)."""
+        datagrams.serve(sock, stop, still_valid, self._handle, MAX_DATAGRAM, "log receiver")
+
+    def _handle(self, data: bytes, source: tuple[str, int]) -> None:
+        try:
+            self.receive(data, source[0])
+        except OSError:
+            LOG.exception("log receiver: writing a log line failed")
 
     def _warn(self, key: str, message: str) -> None:
         """At most one warning a minute per source: a flood must not flood our log."""
