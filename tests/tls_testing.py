@@ -1,8 +1,9 @@
 """Certificates for TLS tests, made with ``cryptography`` (no Barbican, no openssl CLI).
 
 :func:`make_ca` makes a self-signed CA; :meth:`Ca.issue` a leaf certificate
-signed by it (server or client, with DNS names); :meth:`Ca.crl` a CRL revoking
-given serial numbers. Keys are EC P-256: quick to make.
+signed by it (server or client, with DNS names), as PEM or as a PKCS12 bundle
+(:meth:`Leaf.pkcs12`); :meth:`Ca.crl` a CRL revoking given serial numbers.
+Keys are EC P-256: quick to make.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 NOW = datetime.datetime.now(datetime.UTC)
@@ -34,6 +36,15 @@ class Leaf:
     @property
     def pem(self) -> str:
         return self.certificate + self.private_key
+
+    def pkcs12(self) -> bytes:
+        """The certificate and its key as one PKCS12 bundle without a pass phrase
+        (what Octavia's cookbook stores as a single secret)."""
+        key = serialization.load_pem_private_key(self.private_key.encode(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return pkcs12.serialize_key_and_certificates(
+            self.cn.encode(), key, x509.load_pem_x509_certificate(self.certificate.encode()),
+            None, serialization.NoEncryption())
 
 
 @dataclass
