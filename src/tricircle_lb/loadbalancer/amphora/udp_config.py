@@ -190,17 +190,23 @@ def _server(li: Listener, vip: str, pools: dict[str, Pool], where: str) -> list[
         lines.append("        deny all;")
     pool = pools.get(li.default_pool_id or "")
     upstream = f"pool_{pool.id}" if pool is not None else NO_POOL
-    sp = pool.session_persistence if pool is not None else None
-    if sp is not None and sp.persistence_timeout is not None:
-        if isinstance(sp.persistence_timeout, bool) or sp.persistence_timeout < 1:
-            raise UdpConfigError(f"{where}: the pool's persistence_timeout must be >= 1")
-        timeout = f"{sp.persistence_timeout}s"
-    else:
-        if li.timeout_client_data < 1:
-            raise UdpConfigError(f"{where}.timeout_client_data: must be >= 1")
-        timeout = f"{li.timeout_client_data}ms"
+    timeout = f"{session_timeout_ms(li, pool, where)}ms"
     lines += [f"        proxy_pass {upstream};", f"        proxy_timeout {timeout};", "    }"]
     return lines
+
+
+def session_timeout_ms(li: Listener, pool: Pool | None, where: str = "listener") -> int:
+    """How long nginx keeps a client's UDP session without traffic (``proxy_timeout``):
+    the pool's ``persistence_timeout`` (seconds), else the listener's
+    ``timeout_client_data``. The statistics' flow sets expire on it too."""
+    if pool is not None and pool.session_persistence is not None \
+            and (seconds := pool.session_persistence.persistence_timeout) is not None:
+        if isinstance(seconds, bool) or seconds < 1:
+            raise UdpConfigError(f"{where}: the pool's persistence_timeout must be >= 1")
+        return int(seconds) * 1000
+    if li.timeout_client_data < 1:
+        raise UdpConfigError(f"{where}.timeout_client_data: must be >= 1")
+    return int(li.timeout_client_data)
 
 
 def render(config: LoadBalancerConfig, *, pid_file: Path, error_log: Path,

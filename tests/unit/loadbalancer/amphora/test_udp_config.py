@@ -88,7 +88,7 @@ def test_source_ip_persistence_hashes_the_masked_client(
     text = _render(tmp_path, replace(CONFIG, pools=(pool,)))
     _nginx_accepts(tmp_path, text)
     assert f"hash {key} consistent;" in text
-    assert "proxy_timeout 120s;" in text
+    assert "proxy_timeout 120000ms;" in text
     if regex:
         assert regex in text
     # nginx refuses "backup" with a hash: the backup is down while a primary serves.

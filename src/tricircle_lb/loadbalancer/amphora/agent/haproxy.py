@@ -13,26 +13,29 @@ and the old worker stops accepting but finishes the connections it holds
 socket is answered by a worker with another pid than before.
 
 A new configuration is rendered and checked with ``haproxy -c`` before it
-replaces the running file; a refused one leaves HAProxy untouched.
+replaces the running file; a refused one leaves HAProxy untouched. That part
+of the lifecycle (and start, stop, the master by its pid file) is shared with
+the UDP listeners' nginx in :mod:`.daemons`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import logging
 import os
 import signal
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from tricircle_lb.loadbalancer.amphora.agent.certificates import (
     CertificateRefused,
     CertificateStore,
+)
+from tricircle_lb.loadbalancer.amphora.agent.daemons import (
+    Daemon,
+    DaemonFailed,
+    bound,
+    process_alive,
 )
 from tricircle_lb.loadbalancer.amphora.haproxy_config import (
     ConfigRenderError,
@@ -42,67 +45,24 @@ from tricircle_lb.loadbalancer.amphora.haproxy_config import (
 from tricircle_lb.loadbalancer.amphora.log_config import NO_LOG_TARGETS, LogTargets
 from tricircle_lb.loadbalancer.amphora.model import LoadBalancerConfig
 
+__all__ = ["HAProxy", "HAProxyFailed", "InvalidConfig", "listening", "process_alive"]
+
 LOG = logging.getLogger(__name__)
 
-START_TIMEOUT = 15.0
 LISTEN_TIMEOUT = 15.0
-TCP_LISTEN = "0A"  # the st column of /proc/net/tcp
 
 
 class InvalidConfig(ValueError):
     """Rendering or ``haproxy -c`` refused the configuration (HAProxy untouched)."""
 
 
-class HAProxyFailed(RuntimeError):
+class HAProxyFailed(DaemonFailed):
     """HAProxy did not start, reload or stop as asked."""
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise HAProxyFailed(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def _proc_net_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """``0A01000A`` (32-bit words in host byte order, as /proc/net/tcp prints them)."""
-    raw = bytes.fromhex(text)
-    if sys.byteorder == "little":
-        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    return ipaddress.ip_address(raw)
-
-
 def listening(address: str, port: int) -> bool:
-    """Whether a TCP socket of this network namespace listens on ``address:port``.
-
-    Read from /proc/net/tcp{,6} rather than by connecting: on an ACTIVE_STANDBY
-    BACKUP the VIP is held by the peer, so a connection would test the peer.
-    """
-    wanted = ipaddress.ip_address(address)
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError), open(table) as lines:
-            next(lines, None)  # the header
-            for line in lines:
-                fields = line.split()
-                local, state = fields[1], fields[3]
-                host, _, hex_port = local.partition(":")
-                if state != TCP_LISTEN or int(hex_port, 16) != port:
-                    continue
-                ip = _proc_net_address(host)
-                if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-                    ip = ip.ipv4_mapped
-                if ip == wanted or (ip.is_unspecified and ip.version == wanted.version):
-                    return True
-    return False
+    """Whether a TCP socket of this network namespace listens on ``address:port``."""
+    return bound("tcp", address, port)
 
 
 class HAProxy:
@@ -111,8 +71,10 @@ class HAProxy:
         self.binary = binary
         self.open_files_limit = open_files_limit
         self.log_targets = log_targets
-        self.config_file = state_dir / "haproxy.cfg"
-        self.pid_file = state_dir / "haproxy.pid"
+        self.daemon = Daemon("HAProxy", state_dir / "haproxy.cfg", state_dir / "haproxy.pid",
+                             HAProxyFailed)
+        self.config_file = self.daemon.config_file
+        self.pid_file = self.daemon.pid_file
         self.stats_socket = state_dir / "haproxy.sock"
         self.certificates = CertificateStore(state_dir / "certs")
 
@@ -127,14 +89,7 @@ class HAProxy:
 
     def master_pid(self) -> int | None:
         """The pid of our HAProxy master if it runs (pid file and command line agree)."""
-        try:
-            pid = int(self.pid_file.read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            return None
-        if str(self.config_file).encode() not in cmdline or not process_alive(pid):
-            return None
-        return pid
+        return self.daemon.master_pid()
 
     def ask(self, command: str, timeout: float = 2.0) -> str:
         """One command on the stats socket; raises OSError if nobody answers."""
@@ -177,15 +132,9 @@ class HAProxy:
                           log_targets=self.log_targets)
         except ConfigRenderError as exc:
             raise InvalidConfig(str(exc)) from None
-        candidate = self.config_file.with_suffix(".cfg.new")
-        candidate.write_text(text)
-        try:
-            result = subprocess.run([self.binary, "-c", "-f", str(candidate)],
-                                    capture_output=True, text=True, timeout=30, check=False)
-        finally:
-            candidate.unlink(missing_ok=True)
-        if result.returncode != 0:
-            raise InvalidConfig(f"haproxy -c: {(result.stderr or result.stdout).strip()}")
+        refused = self.daemon.check(text, lambda f: [self.binary, "-c", "-f", str(f)])
+        if refused is not None:
+            raise InvalidConfig(f"haproxy -c: {refused}")
         return text
 
     def apply(self, config: LoadBalancerConfig) -> None:
@@ -204,45 +153,29 @@ class HAProxy:
         except CertificateRefused as exc:
             raise InvalidConfig(str(exc)) from None
         text = self.check(config)
-        new = self.config_file.with_suffix(".cfg.tmp")
-        new.write_text(text)
-        os.replace(new, self.config_file)
+        self.daemon.install(text)
         master = self.master_pid()
         if master is None:
             self._start()
         else:
             before = self._worker_pid()
             os.kill(master, signal.SIGUSR2)
-            _wait(lambda: (pid := self._worker_pid()) is not None and pid != before,
-                  START_TIMEOUT, "the reloaded HAProxy worker")
+            self.daemon.wait(lambda: (pid := self._worker_pid()) is not None and pid != before,
+                             "the reloaded HAProxy worker")
         for listener in listeners:
             self._wait_accepting(config.vip_address, listener.protocol_port)
         self.certificates.prune(config)
 
     def _start(self) -> None:
         self.stats_socket.unlink(missing_ok=True)
-        result = subprocess.run(
-            [self.binary, "-W", "-D", "-f", str(self.config_file)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, timeout=START_TIMEOUT, check=False)
-        if result.returncode != 0:
-            raise HAProxyFailed(f"haproxy did not start: {result.stderr.strip()}")
-        _wait(lambda: self.master_pid() is not None and self._worker_pid() is not None,
-              START_TIMEOUT, "HAProxy to start")
-        LOG.info("HAProxy started (master %s)", self.master_pid())
+        self.daemon.start([self.binary, "-W", "-D", "-f", str(self.config_file)],
+                          lambda: self._worker_pid() is not None)
 
     def _wait_accepting(self, address: str, port: int) -> None:
-        _wait(lambda: listening(address, port), LISTEN_TIMEOUT,
-              f"a listener on {address} port {port}")
+        self.daemon.wait(lambda: listening(address, port),
+                         f"a listener on {address} port {port}", LISTEN_TIMEOUT)
 
     def stop(self) -> None:
         """Stop HAProxy and forget its configuration (idempotent)."""
-        pid = self.master_pid()
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            _wait(lambda: not process_alive(pid), START_TIMEOUT, f"HAProxy master {pid} to exit")
-            LOG.info("HAProxy stopped")
-        for path in (self.config_file, self.pid_file, self.stats_socket):
-            path.unlink(missing_ok=True)
+        self.daemon.stop(forget=(self.stats_socket,))
         self.certificates.remove()

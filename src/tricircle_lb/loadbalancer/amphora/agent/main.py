@@ -24,6 +24,7 @@ from tricircle_lb.loadbalancer.amphora.agent.heartbeats import HeartbeatLoop
 from tricircle_lb.loadbalancer.amphora.agent.keepalived import Keepalived
 from tricircle_lb.loadbalancer.amphora.agent.server import AmphoraApi, make_server
 from tricircle_lb.loadbalancer.amphora.agent.udp import UdpProxy
+from tricircle_lb.loadbalancer.amphora.agent.udp_stats import UdpStats
 from tricircle_lb.loadbalancer.amphora.log_config import LogTargets
 
 LOG = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     keepalived = Keepalived(config.keepalived_binary, args.state_dir, haproxy)
     if keepalived.configured:
         interfaces.allow_nonlocal_bind()  # a BACKUP's HAProxy binds the peer's VIP
-    udp = UdpProxy(config.nginx_binary, args.state_dir)
+    udp = UdpProxy(config.nginx_binary, args.state_dir, stats=UdpStats())
     haproxy.resume()
     keepalived.resume()
     udp.resume()

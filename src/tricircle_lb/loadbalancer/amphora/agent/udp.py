@@ -11,37 +11,48 @@ adopts it. A new file is checked with ``nginx -t`` before it replaces the
 running one; a reload is ``SIGHUP`` to the master, which starts workers on the
 new file and lets the old ones finish (``worker_shutdown_timeout``). A health
 monitor's verdict changes only which members are ``down``: the file is
-re-rendered and nginx reloaded the same way.
+re-rendered and nginx reloaded the same way. What nginx shares with HAProxy
+(check, install, start, stop, the master by its pid file) is :mod:`.daemons`.
+
+The listeners' statistics are counted by the kernel, in an nftables table the
+agent keeps beside nginx (:mod:`.udp_stats`, decision 091), and reported in
+heartbeats as HAProxy's are.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tricircle_lb.loadbalancer.amphora import codec
-from tricircle_lb.loadbalancer.amphora.agent.haproxy import process_alive
+from tricircle_lb.loadbalancer.amphora.agent.daemons import (
+    Daemon,
+    DaemonFailed,
+    bound,
+    process_alive,
+)
 from tricircle_lb.loadbalancer.amphora.agent.udp_health import HealthChecker, Target
+from tricircle_lb.loadbalancer.amphora.agent.udp_stats import (
+    CountedListener,
+    UdpStats,
+    UdpStatsError,
+)
 from tricircle_lb.loadbalancer.amphora.model import LoadBalancerConfig
 from tricircle_lb.loadbalancer.amphora.udp_config import (
     STREAM_MODULE,
     UdpConfigError,
     render,
+    session_timeout_ms,
     used_pools,
 )
-from tricircle_lb.loadbalancer.health.heartbeat import ListenerStatus, PoolStatus
+from tricircle_lb.loadbalancer.health.heartbeat import ListenerStats, ListenerStatus, PoolStatus
 
 LOG = logging.getLogger(__name__)
-START_TIMEOUT = 15.0
 SAVED_FILE = "udp.json"  # names in the state directory (keepalived's check reads them)
 PID_FILE = "nginx-udp.pid"
 
@@ -50,41 +61,13 @@ class InvalidUdpConfig(ValueError):
     """Rendering or ``nginx -t`` refused the UDP configuration (nginx untouched)."""
 
 
-class UdpProxyFailed(RuntimeError):
+class UdpProxyFailed(DaemonFailed):
     """nginx did not start, reload or stop as asked."""
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise UdpProxyFailed(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def _proc_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    raw = bytes.fromhex(text)  # 32-bit words in host byte order
-    if sys.byteorder == "little":
-        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    return ipaddress.ip_address(raw)
 
 
 def udp_bound(address: str, port: int) -> bool:
     """Whether a UDP socket of this network namespace is bound to ``address:port``."""
-    wanted = ipaddress.ip_address(address)
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        with contextlib.suppress(OSError), open(table) as lines:
-            next(lines, None)
-            for line in lines:
-                host, _, hex_port = line.split()[1].partition(":")
-                if int(hex_port, 16) != port:
-                    continue
-                ip = _proc_address(host)
-                if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-                    ip = ip.ipv4_mapped
-                if ip == wanted or (ip.is_unspecified and ip.version == wanted.version):
-                    return True
-    return False
+    return bound("udp", address, port)
 
 
 def _children(pid: int) -> set[int]:
@@ -105,6 +88,14 @@ def _winding_down(pid: int) -> bool:
         return True  # gone
 
 
+def counted(config: LoadBalancerConfig) -> list[CountedListener]:
+    """What the statistics table counts for ``config``'s UDP listeners."""
+    pools = {p.id: p for p in used_pools(config)}
+    return [CountedListener(li.id, li.protocol_port,
+                            session_timeout_ms(li, pools.get(li.default_pool_id or "")))
+            for li in config.listeners]
+
+
 def targets(config: LoadBalancerConfig) -> list[Target]:
     """What the health monitors of ``config``'s used UDP pools probe."""
     return [Target(pool.id, m.id, m.monitor_address or m.address,
@@ -114,13 +105,20 @@ def targets(config: LoadBalancerConfig) -> list[Target]:
 
 
 class UdpProxy:
+    """nginx for the UDP listeners; ``stats``: the table that counts them (None: no counts,
+    as in tests that run in the host's own namespace)."""
+
     def __init__(self, binary: str, state_dir: Path, stream_module: str = STREAM_MODULE,
-                 checker: Callable[[Callable[[], None]], HealthChecker] = HealthChecker) -> None:
+                 checker: Callable[[Callable[[], None]], HealthChecker] = HealthChecker,
+                 stats: UdpStats | None = None) -> None:
         self.binary = binary
         self.stream_module = stream_module
+        self.stats = stats
         self.saved = state_dir / SAVED_FILE
-        self.config_file = state_dir / "nginx-udp.conf"
-        self.pid_file = state_dir / PID_FILE
+        self.daemon = Daemon("nginx (UDP)", state_dir / "nginx-udp.conf",
+                             state_dir / PID_FILE, UdpProxyFailed)
+        self.config_file = self.daemon.config_file
+        self.pid_file = self.daemon.pid_file
         self.error_log = state_dir / "nginx-udp.log"
         self.health = checker(self._health_changed)
         self._config: LoadBalancerConfig | None = None
@@ -129,15 +127,7 @@ class UdpProxy:
     # -- the running master ---------------------------------------------------------
 
     def master_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().split()[0])
-            # nginx rewrites its argv: "nginx: master process /usr/sbin/nginx -c <file> ..."
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except (OSError, ValueError, IndexError):
-            return None
-        if f" {self.config_file} ".encode() not in cmdline + b" " or not process_alive(pid):
-            return None
-        return pid
+        return self.daemon.master_pid()
 
     def resume(self) -> None:
         """After an agent restart: adopt or start nginx on the saved configuration."""
@@ -165,6 +155,7 @@ class UdpProxy:
             tmp = self.saved.with_suffix(".tmp")
             tmp.write_bytes(codec.to_json(config))
             os.replace(tmp, self.saved)
+            self._count(config)
         # Outside the lock: a checker thread may be waiting for it in _health_changed.
         self.health.update(targets(config))
 
@@ -188,25 +179,25 @@ class UdpProxy:
                           down=down, stream_module=self.stream_module)
         except UdpConfigError as exc:
             raise InvalidUdpConfig(str(exc)) from None
-        candidate = self.config_file.with_suffix(".conf.new")
-        candidate.write_text(text)
-        try:
-            result = subprocess.run(
-                [self.binary, "-t", "-q", "-c", str(candidate), "-e", str(self.error_log)],
-                capture_output=True, text=True, timeout=30, check=False)
-        finally:
-            candidate.unlink(missing_ok=True)
-        if result.returncode != 0:
-            raise InvalidUdpConfig(f"nginx -t: {(result.stderr or result.stdout).strip()}")
+        refused = self.daemon.check(text, lambda f: [
+            self.binary, "-t", "-q", "-c", str(f), "-e", str(self.error_log)])
+        if refused is not None:
+            raise InvalidUdpConfig(f"nginx -t: {refused}")
         return text
 
-    def _install(self, text: str, config: LoadBalancerConfig) -> None:
-        if self.config_file.exists() and self.config_file.read_text() == text \
-                and self.master_pid() is not None:
+    def _count(self, config: LoadBalancerConfig) -> None:
+        """Count ``config``'s listeners; a failure costs the figures, never the traffic."""
+        if self.stats is None:
             return
-        new = self.config_file.with_suffix(".conf.tmp")
-        new.write_text(text)
-        os.replace(new, self.config_file)
+        try:
+            self.stats.apply(config.vip_address, counted(config))
+        except UdpStatsError as exc:
+            LOG.warning("UDP listener statistics not counted: %s", exc)
+
+    def _install(self, text: str, config: LoadBalancerConfig) -> None:
+        if self.daemon.running(text):
+            return
+        self.daemon.install(text)
         master = self.master_pid()
         if master is None:
             self._start()
@@ -215,39 +206,38 @@ class UdpProxy:
             os.kill(master, signal.SIGHUP)
             # Done when a new worker runs and the old ones have let go of the listening
             # sockets (they say "is shutting down" once they have closed them).
-            _wait(lambda: bool(_children(master) - before) and all(
-                _winding_down(pid) for pid in before), START_TIMEOUT,
-                "the reloaded nginx worker")
+            self.daemon.wait(lambda: bool(_children(master) - before) and all(
+                _winding_down(pid) for pid in before), "the reloaded nginx worker")
         ports = {li.protocol_port for li in config.listeners}
-        _wait(lambda: all(udp_bound(config.vip_address, port) for port in ports),
-              START_TIMEOUT, f"UDP ports {sorted(ports)} on {config.vip_address}")
+        self.daemon.wait(lambda: all(udp_bound(config.vip_address, port) for port in ports),
+                         f"UDP ports {sorted(ports)} on {config.vip_address}")
 
     def _start(self) -> None:
-        self.pid_file.unlink(missing_ok=True)
-        result = subprocess.run(
-            [self.binary, "-c", str(self.config_file), "-e", str(self.error_log)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, timeout=START_TIMEOUT, check=False)
-        if result.returncode != 0:
-            raise UdpProxyFailed(f"nginx did not start: {result.stderr.strip()}")
-        _wait(lambda: self.master_pid() is not None, START_TIMEOUT, "nginx to start")
-        LOG.info("nginx (UDP) started (master %s)", self.master_pid())
+        self.daemon.start([self.binary, "-c", str(self.config_file), "-e", str(self.error_log)],
+                          lambda: True)
 
     def stop(self) -> None:
         """Stop nginx and forget the UDP configuration (idempotent)."""
         self.health.update(())
         with self._lock:
             self._config = None
-            pid = self.master_pid()
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-                _wait(lambda: not process_alive(pid), START_TIMEOUT, f"nginx {pid} to exit")
-                LOG.info("nginx (UDP) stopped")
-            for path in (self.saved, self.config_file, self.pid_file):
-                path.unlink(missing_ok=True)
+            self.daemon.stop(forget=(self.saved,))
+            if self.stats is not None:
+                try:
+                    self.stats.remove()
+                except UdpStatsError as exc:
+                    LOG.warning("UDP statistics table not removed: %s", exc)
 
     # -- heartbeats -----------------------------------------------------------------
+
+    def _counts(self) -> Mapping[str, ListenerStats]:
+        if self.stats is None:
+            return {}
+        try:
+            return self.stats.read()
+        except UdpStatsError as exc:
+            LOG.debug("no UDP statistics: %s", exc)
+            return {}
 
     def report(self) -> tuple[Mapping[str, ListenerStatus], Mapping[str, PoolStatus]]:
         """The UDP listeners and pools as a heartbeat reports HAProxy's."""
@@ -256,10 +246,12 @@ class UdpProxy:
         if config is None:
             return {}, {}
         running = self.master_pid() is not None
+        counts = self._counts()
         listeners = {
             li.id: ListenerStatus(
                 status="OPEN" if running and udp_bound(config.vip_address, li.protocol_port)
                 else "STOP",
+                stats=counts.get(li.id, ListenerStats()),
                 pools=(li.default_pool_id,) if li.default_pool_id else ())
             for li in config.listeners}
         pools = {}
