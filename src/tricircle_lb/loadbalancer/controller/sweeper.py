@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from tricircle_lb.db import Database
 from tricircle_lb.jobs import JobQueue
@@ -43,15 +42,8 @@ def sweep(db: Database, grace: timedelta = GRACE) -> list[str]:
     """Mark ERROR every load balancer pending with no job left for it; their ids."""
     swept: list[str] = []
     with db.write() as session:
-        pending = list(session.scalars(sa.select(LoadBalancer).where(
-            LoadBalancer.provisioning_status.in_(statuses.PENDING),
-            LoadBalancer.updated_at <= utcnow() - grace)))
-        if not pending:
-            return swept
-        live = _live_resources(session)
-        for lb in pending:
-            if _has_job(session, lb, live):
-                continue
+        stuck = _stuck().where(LoadBalancer.updated_at <= utcnow() - grace)
+        for lb in list(session.scalars(stuck)):  # read whole before marking any
             LOG.error("load balancer %s was %s with no job left to finish it: ERROR",
                       lb.id, lb.provisioning_status)
             statuses.mark_error(lb)
@@ -68,10 +60,8 @@ def job_failed(db: Database, job: Job) -> str | None:
         if lb_id is None and payload.get("amphora_id"):
             amp = session.get(Amphora, str(payload["amphora_id"]))
             lb_id = amp.loadbalancer_id if amp is not None else None
-        lb = session.get(LoadBalancer, str(lb_id)) if lb_id else None
-        if lb is None or lb.provisioning_status not in statuses.PENDING:
-            return None
-        if _has_job(session, lb, _live_resources(session)):
+        lb = session.scalar(_stuck().where(LoadBalancer.id == str(lb_id))) if lb_id else None
+        if lb is None:
             return None
         LOG.error("load balancer %s: job %s (%s) failed (%s): %s → ERROR", lb.id, job.id,
                   job.type, job.last_error, lb.provisioning_status)
@@ -84,13 +74,12 @@ def watch(queue: JobQueue[Any], db: Database) -> None:
     queue.on_failure(lambda job: job_failed(db, job))
 
 
-def _live_resources(session: Session) -> set[str | None]:
-    return set(session.scalars(sa.select(Job.resource_id).where(
-        Job.status.in_((JobStatus.NEW.value, JobStatus.RUNNING.value)))))
-
-
-def _has_job(session: Session, lb: LoadBalancer, live: set[str | None]) -> bool:
-    """Whether a NEW or RUNNING job works on ``lb`` or one of its amphorae."""
-    amphorae: set[str | None] = set(session.scalars(sa.select(Amphora.id).where(
-        Amphora.loadbalancer_id == lb.id)))
-    return lb.id in live or bool(amphorae & live)
+def _stuck() -> sa.Select[LoadBalancer]:
+    """Load balancers pending with no NEW or RUNNING job on them or one of their
+    amphorae: one query, however many there are."""
+    live = Job.status.in_((JobStatus.NEW.value, JobStatus.RUNNING.value))
+    own_job = sa.exists().where(live, Job.resource_id == LoadBalancer.id)
+    amphora_job = sa.exists().where(live, Job.resource_id == Amphora.id,
+                                    Amphora.loadbalancer_id == LoadBalancer.id)
+    return sa.select(LoadBalancer).where(
+        LoadBalancer.provisioning_status.in_(statuses.PENDING), ~own_job, ~amphora_job)
