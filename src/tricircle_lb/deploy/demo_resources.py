@@ -45,14 +45,8 @@ def ensure_subnet(api: Api, name: str, network_id: str, cidr: str) -> dict[str, 
 def delete_network(api: Api, name: str) -> list[str]:
     """Delete the demo's network ``name`` (subnets go with it); retried while the ports
     of deleted amphorae and probes are still being removed."""
-    done = []
-    for net in named(api, "/v2.0/networks", "networks", name):
-        if net.get("description") != MARK:
-            continue
-        wait_for(partial(_try_delete, api, f"/v2.0/networks/{net['id']}"),
-                 DELETE_TIMEOUT, f"delete network {name}", interval=1.0)
-        done.append(f"deleted network {name}")
-    return done
+    return _delete_ours(api, named(api, "/v2.0/networks", "networks", name), "network",
+                        "/v2.0/networks")
 
 
 def ensure_security_group(api: Api, name: str,
@@ -78,13 +72,28 @@ def ensure_security_group(api: Api, name: str,
 
 def delete_security_group(api: Api, name: str) -> list[str]:
     """Delete the demo's group ``name``, retried while deleted servers still hold ports."""
+    return _delete_ours(api, named(api, "/v2.0/security-groups", "security_groups", name),
+                        "security group", "/v2.0/security-groups")
+
+
+def _delete_ours(api: Api, found: list[dict[str, Any]], what: str, collection: str, *,
+                 query: str = "", timeout: float = DELETE_TIMEOUT,
+                 until_gone: bool = False) -> list[str]:
+    """Delete each of ``found`` the demo made (``collection/<id>``), retried while the
+    API refuses with 409 (in use by what is still going, or pending); with
+    ``until_gone``, waited for until it no longer shows. A line per deletion."""
     done = []
-    for group in named(api, "/v2.0/security-groups", "security_groups", name):
-        if group.get("description") != MARK:
+    for item in found:
+        marks = (item.get("description"), (item.get("metadata") or {}).get("created_by"))
+        if MARK not in marks:
             continue
-        wait_for(partial(_try_delete, api, f"/v2.0/security-groups/{group['id']}"),
-                 DELETE_TIMEOUT, f"delete security group {name}", interval=1.0)
-        done.append(f"deleted security group {name}")
+        path = f"{collection}/{item['id']}"
+        wait_for(partial(_try_delete, api, path + query), timeout,
+                 f"delete {what} {item['name']}", interval=1.0)
+        if until_gone:
+            wait_for(partial(_gone, api, path), DELETE_TIMEOUT,
+                     f"{what} {item['name']} deleted", interval=1.0)
+        done.append(f"deleted {what} {item['name']}")
     return done
 
 
@@ -165,12 +174,9 @@ def _delete_server(compute: Api, server_id: str) -> None:
 
 
 def delete_server(compute: Api, name: str) -> list[str]:
-    done = []
-    for server in compute.call("GET", "/servers/detail", params={"name": name})["servers"]:
-        if server["name"] == name and server.get("metadata", {}).get("created_by") == MARK:
-            _delete_server(compute, server["id"])
-            done.append(f"deleted server {name}")
-    return done
+    servers = compute.call("GET", "/servers/detail", params={"name": name})["servers"]
+    return _delete_ours(compute, [s for s in servers if s["name"] == name], "server",
+                        "/servers", until_gone=True)
 
 
 # -- load balancing ------------------------------------------------------------
@@ -251,15 +257,7 @@ def ensure_member(lb: Api, lb_obj: dict[str, Any], pool: dict[str, Any], name: s
 
 
 def delete_loadbalancer(lb: Api, name: str) -> list[str]:
-    done = []
-    for found in named(lb, f"{LB}/loadbalancers", "loadbalancers", name):
-        if found.get("description") != MARK:
-            continue
-        path = f"{LB}/loadbalancers/{found['id']}"
-        # Refused (409) while PENDING_*: wait for it to settle, then cascade.
-        wait_for(partial(_try_delete, lb, f"{path}?cascade=true"),
-                 LB_TIMEOUT, f"delete load balancer {name}", interval=1.0)
-        wait_for(partial(_gone, lb, path), DELETE_TIMEOUT, f"load balancer {name} deleted",
-                 interval=1.0)
-        done.append(f"deleted load balancer {name}")
-    return done
+    # Refused (409) while PENDING_*: waited for to settle, then cascaded.
+    return _delete_ours(lb, named(lb, f"{LB}/loadbalancers", "loadbalancers", name),
+                        "load balancer", f"{LB}/loadbalancers", query="?cascade=true",
+                        timeout=LB_TIMEOUT, until_gone=True)
