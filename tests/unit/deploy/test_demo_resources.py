@@ -12,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "networking"))
 
-from networking_testing import Cloud, build_cloud, ok  # noqa: E402
+from networking_testing import Cloud, build_cloud, ok
 
-from tricircle_lb.deploy import demo_resources as res  # noqa: E402
-from tricircle_lb.deploy.bootstrap import Api  # noqa: E402
+from tricircle_lb.deploy import demo_resources as res
+from tricircle_lb.deploy.bootstrap import Api
 
 
 @pytest.fixture
