@@ -28,7 +28,7 @@ import pytest
 from dataplane_testing import eventually, sh
 
 from tricircle_lb.agent.instances import AMPHORA_CAPABILITIES
-from tricircle_lb.dataplane import teardown_all
+from tricircle_lb.dataplane import NetlinkDataplane, teardown_all
 from tricircle_lb.dataplane.netns_socket import socket_in
 from tricircle_lb.loadbalancer.amphora import Listener, LoadBalancerConfig, Member, Pool
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient, AmphoraError, AmphoraRefused
@@ -105,9 +105,15 @@ def _build(prefix: str) -> None:
     for ns in (ctl, cli, mem, sw, *(prefix + a for a in AMPS)):
         _ip("netns", "add", ns)
         _ip("-n", ns, "link", "set", "lo", "up")
-    for ns, name in ((ctl, "mgmt"), (sw, "br0")):
-        _ip("-n", ns, "link", "add", name, "type", "bridge")
-        _ip("-n", ns, "link", "set", name, "up")
+    # The host agent's bridges (NetlinkDataplane), whose MAC stays put when the dead
+    # amphora's port leaves: the controller's address is on mgmt (decision 090).
+    dp = NetlinkDataplane()
+    try:
+        for ns, name in ((ctl, "mgmt"), (sw, "br0")):
+            dp.ensure_bridge(ns, name)
+            _ip("-n", ns, "link", "set", name, "up")
+    finally:
+        dp.close()
     _ip("-n", ctl, "addr", "add", f"{CTL_IP}/24", "dev", "mgmt")
     for n, (amp, (mgmt, _, _)) in enumerate(AMPS.items()):
         ns = prefix + amp

@@ -100,7 +100,8 @@ class Dataplane(abc.ABC):
 
     @abc.abstractmethod
     def ensure_bridge(self, ns: str, name: str, mtu: int | None = None) -> None:
-        """A Linux bridge ``name`` (not brought up)."""
+        """A Linux bridge ``name`` (not brought up) with a MAC address of its own, which
+        ports coming and going never change (decision 090)."""
 
     @abc.abstractmethod
     def ensure_vxlan(self, ns: str, name: str, vni: int, local_ip: str, underlay_dev: str,

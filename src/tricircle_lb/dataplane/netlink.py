@@ -11,6 +11,7 @@ import errno
 import ipaddress
 import logging
 import os
+import secrets
 import socket
 from typing import Any
 
@@ -45,6 +46,13 @@ MAIN_TABLE = 254
 
 def _family(address: str) -> int:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def _bridge_mac() -> str:
+    """A random locally administered unicast MAC for a new bridge (decision 090)."""
+    octets = bytearray(secrets.token_bytes(6))
+    octets[0] = (octets[0] & 0xFC) | 0x02
+    return ":".join(f"{o:02x}" for o in octets)
 
 
 class NetlinkDataplane(NetlinkSockets, Dataplane):
@@ -93,7 +101,10 @@ class NetlinkDataplane(NetlinkSockets, Dataplane):
             self.delete_link(ns, name)
             existing = None
         if existing is None:
-            self._add(ns, name, kind="bridge", **({"mtu": mtu} if mtu else {}))
+            # An address of its own: without one the kernel gives the bridge its
+            # lowest port's MAC and changes it, unannounced, when that port goes.
+            self._add(ns, name, kind="bridge", address=_bridge_mac(),
+                      **({"mtu": mtu} if mtu else {}))
         elif mtu and existing.mtu != mtu:
             self.set_link(ns, name, mtu=mtu)
 
