@@ -12,15 +12,22 @@ never accepted and ignored (decision 081).
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, Field
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tricircle_lb.common.errors import BadRequest, Conflict
+from tricircle_lb.loadbalancer.api._profiles import (
+    ProfileKind,
+    add_profile_routes,
+    delete_unless_used,
+    get_or_404,
+    used_by_load_balancers,
+    uuid_text,
+)
 from tricircle_lb.loadbalancer.api.common import (
     Action,
     CallerDep,
@@ -37,7 +44,6 @@ from tricircle_lb.loadbalancer.models import (
     AvailabilityZone,
     AvailabilityZoneProfile,
     LoadBalancer,
-    ProvisioningStatus,
 )
 
 __all__ = ["check_zone", "router"]
@@ -48,17 +54,9 @@ ZONE_KIND = "Availability Zone"
 _SCHEMA = ("compute_zone", "volume_zone", "management_network", "valid_vip_networks")
 
 
-def _uuid(value: str) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ValueError("Value should be UUID format") from None
-    return value
-
-
 Text255 = Annotated[str, Field(max_length=255)]
 Data = Annotated[str, Field(max_length=4096)]
-Uuid = Annotated[str, AfterValidator(_uuid)]
+Uuid = Annotated[str, AfterValidator(uuid_text)]
 
 
 class ProfileCreate(RequestBody):
@@ -145,86 +143,12 @@ def check_zone(session: Session, name: str, region_zone: str) -> None:
 
 # -- profiles ---------------------------------------------------------------
 
-def profile_view(p: AvailabilityZoneProfile) -> dict[str, Any]:
-    return {"id": p.id, "name": p.name, "provider_name": p.provider_name,
-            "availability_zone_data": p.availability_zone_data}
-
-
-def _profile(session: Session, profile_id: str) -> AvailabilityZoneProfile:
-    profile = session.get(AvailabilityZoneProfile, profile_id)
-    if profile is None:
-        raise not_found(PROFILE_KIND, profile_id)
-    return profile
-
-
-def _profile_in_use(session: Session, profile_id: str) -> bool:
-    return bool(session.scalar(select(exists().where(
-        AvailabilityZone.availability_zone_profile_id == profile_id))))
-
-
-@router.get("/availabilityzoneprofiles")
-def list_profiles(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    with svc.db.read() as session:
-        views = [profile_view(p) for p in session.scalars(select(AvailabilityZoneProfile))]
-    body = list_response(request, "availability_zone_profiles", views)
-    body["availability_zone_profile_links"] = body.pop("availability_zone_profiles_links")
-    return body
-
-
-@router.get("/availabilityzoneprofiles/{profile_id}")
-def show_profile(profile_id: str, request: Request, ctx: CallerDep,
-                 svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    with svc.db.read() as session:
-        return show(request, "availability_zone_profile",
-                    profile_view(_profile(session, profile_id)))
-
-
-@router.post("/availabilityzoneprofiles", status_code=201)
-def create_profile(body: ProfileCreateRequest, ctx: CallerDep,
-                   svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    req = body.availability_zone_profile
-    _check_data(req.availability_zone_data, req.provider_name, _region_zone(svc))
-    with svc.db.write() as session:
-        profile = AvailabilityZoneProfile(name=req.name, provider_name=req.provider_name,
-                                          availability_zone_data=req.availability_zone_data)
-        session.add(profile)
-        session.flush()
-        return {"availability_zone_profile": profile_view(profile)}
-
-
-@router.put("/availabilityzoneprofiles/{profile_id}")
-def update_profile(profile_id: str, body: ProfileUpdateRequest, ctx: CallerDep,
-                   svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    changes = body.availability_zone_profile.model_dump(exclude_unset=True)
-    for name, value in changes.items():
-        if value is None:
-            raise BadRequest(f"None is not a valid option for {name}")
-    with svc.db.write() as session:
-        profile = _profile(session, profile_id)
-        if ({"provider_name", "availability_zone_data"} & changes.keys()
-                and _profile_in_use(session, profile_id)):
-            raise Conflict(f"{PROFILE_KIND} {profile_id} is in use and cannot be modified.")
-        _check_data(changes.get("availability_zone_data", profile.availability_zone_data),
-                    changes.get("provider_name", profile.provider_name), _region_zone(svc))
-        for name, value in changes.items():
-            setattr(profile, name, value)
-        session.flush()
-        return {"availability_zone_profile": profile_view(profile)}
-
-
-@router.delete("/availabilityzoneprofiles/{profile_id}", status_code=204)
-def delete_profile(profile_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
-    authorize(ctx, Action.ADMIN)
-    with svc.db.write() as session:
-        profile = _profile(session, profile_id)
-        if _profile_in_use(session, profile_id):
-            raise Conflict(f"{PROFILE_KIND} {profile_id} is in use and cannot be modified.")
-        session.delete(profile)
-    return Response(status_code=204)
+PROFILES = ProfileKind(
+    model=AvailabilityZoneProfile, kind=PROFILE_KIND, key="availability_zone_profile",
+    collection="availability_zone_profiles", path="/availabilityzoneprofiles",
+    data="availability_zone_data", used_by=AvailabilityZone.availability_zone_profile_id,
+    check=lambda text, provider, svc: _check_data(text, provider, _region_zone(svc)))
+add_profile_routes(router, PROFILES, ProfileCreateRequest, ProfileUpdateRequest)
 
 
 # -- zones ------------------------------------------------------------------
@@ -244,13 +168,6 @@ def _builtin(svc: Services) -> list[dict[str, Any]]:
              "enabled": True, "availability_zone_profile_id": None}] if zone else []
 
 
-def _zone(session: Session, name: str) -> AvailabilityZone:
-    zone = session.get(AvailabilityZone, name)
-    if zone is None:
-        raise not_found(ZONE_KIND, name)
-    return zone
-
-
 @router.get("/availabilityzones")
 def list_zones(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
     authorize(ctx, Action.READ)
@@ -266,7 +183,8 @@ def show_zone(name: str, request: Request, ctx: CallerDep, svc: ServicesDep) -> 
         if zone["name"] == name:
             return show(request, "availability_zone", zone)
     with svc.db.read() as session:
-        return show(request, "availability_zone", zone_view(_zone(session, name)))
+        found = get_or_404(session, AvailabilityZone, ZONE_KIND, name)
+        return show(request, "availability_zone", zone_view(found))
 
 
 @router.post("/availabilityzones", status_code=201)
@@ -293,7 +211,7 @@ def update_zone(name: str, body: ZoneUpdateRequest, ctx: CallerDep,
     authorize(ctx, Action.ADMIN)
     changes = body.availability_zone.model_dump(exclude_unset=True)
     with svc.db.write() as session:
-        zone = _zone(session, name)
+        zone = get_or_404(session, AvailabilityZone, ZONE_KIND, name)
         for field, value in changes.items():
             if field == "enabled" and value is None:
                 raise BadRequest("None is not a valid option for enabled")
@@ -305,12 +223,5 @@ def update_zone(name: str, body: ZoneUpdateRequest, ctx: CallerDep,
 @router.delete("/availabilityzones/{name}", status_code=204)
 def delete_zone(name: str, ctx: CallerDep, svc: ServicesDep) -> Response:
     authorize(ctx, Action.ADMIN)
-    with svc.db.write() as session:
-        zone = _zone(session, name)
-        in_use = select(exists().where(
-            LoadBalancer.availability_zone == name,
-            LoadBalancer.provisioning_status != ProvisioningStatus.DELETED.value))
-        if session.scalar(in_use):
-            raise Conflict(f"{ZONE_KIND} {name} is in use and cannot be modified.")
-        session.delete(zone)
-    return Response(status_code=204)
+    return delete_unless_used(svc, AvailabilityZone, ZONE_KIND, name,
+                              used_by_load_balancers(LoadBalancer.availability_zone, name))

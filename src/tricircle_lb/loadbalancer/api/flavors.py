@@ -22,6 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tricircle_lb.common.errors import BadRequest, Conflict
+from tricircle_lb.loadbalancer.api._profiles import (
+    ProfileKind,
+    add_profile_routes,
+    delete_unless_used,
+    get_or_404,
+    refuse_nulls,
+    used_by_load_balancers,
+    uuid_text,
+)
 from tricircle_lb.loadbalancer.api.common import (
     Action,
     CallerDep,
@@ -33,8 +42,8 @@ from tricircle_lb.loadbalancer.api.common import (
     list_response,
     show,
 )
-from tricircle_lb.loadbalancer.errors import invalid_option, not_found, unsupported_option
-from tricircle_lb.loadbalancer.models import Flavor, FlavorProfile, LoadBalancer, ProvisioningStatus
+from tricircle_lb.loadbalancer.errors import invalid_option, unsupported_option
+from tricircle_lb.loadbalancer.models import Flavor, FlavorProfile, LoadBalancer
 
 __all__ = ["PROVIDERS", "TOPOLOGIES", "capabilities", "provider_name", "resolve_flavor",
            "router"]
@@ -65,15 +74,7 @@ PROFILE_KIND = "Flavor profile"
 FLAVOR_KIND = "Flavor"
 
 
-def _uuid(value: str) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ValueError("Value should be UUID format") from None
-    return value
-
-
-Uuid = Annotated[str, Field(max_length=36), AfterValidator(_uuid)]
+Uuid = Annotated[str, Field(max_length=36), AfterValidator(uuid_text)]
 ProviderName = Annotated[str, Field(max_length=255)]
 FlavorData = Annotated[str, Field(max_length=4096)]
 
@@ -182,12 +183,6 @@ def resolve_flavor(session: Session, flavor_id: str | None, provider: str | None
     return own, str(settings.get(TOPOLOGY, default_topology))
 
 
-def _refuse_nulls(changes: dict[str, Any]) -> None:
-    for name, value in changes.items():
-        if value is None:
-            raise BadRequest(f"None is not a valid option for {name}")
-
-
 # -- provider capabilities --------------------------------------------------
 
 @router.get("/providers/{provider}/flavor_capabilities")
@@ -209,84 +204,11 @@ def capabilities(request: Request, caps: list[dict[str, str]]) -> list[dict[str,
 
 # -- flavor profiles ----------------------------------------------------------
 
-def profile_view(profile: FlavorProfile) -> dict[str, Any]:
-    return {"id": profile.id, "name": profile.name, "provider_name": profile.provider_name,
-            "flavor_data": profile.flavor_data}
-
-
-def _profile(session: Session, profile_id: str) -> FlavorProfile:
-    profile = session.get(FlavorProfile, profile_id)
-    if profile is None:
-        raise not_found(PROFILE_KIND, profile_id)
-    return profile
-
-
-def _profile_in_use(session: Session, profile_id: str) -> bool:
-    return bool(session.scalar(select(exists().where(Flavor.flavor_profile_id == profile_id))))
-
-
-@router.get("/flavorprofiles")
-def list_flavor_profiles(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    with svc.db.read() as session:
-        views = [profile_view(p) for p in session.scalars(select(FlavorProfile)).all()]
-    body = list_response(request, "flavorprofiles", views)
-    # Octavia's name for this collection's links.
-    body["flavorprofile_links"] = body.pop("flavorprofiles_links")
-    return body
-
-
-@router.get("/flavorprofiles/{profile_id}")
-def show_flavor_profile(profile_id: str, request: Request, ctx: CallerDep,
-                        svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    with svc.db.read() as session:
-        return show(request, "flavorprofile", profile_view(_profile(session, profile_id)))
-
-
-@router.post("/flavorprofiles", status_code=201)
-def create_flavor_profile(body: FlavorProfileCreateRequest, ctx: CallerDep,
-                          svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    req = body.flavorprofile
-    parse_flavor_data(req.flavor_data, req.provider_name)
-    with svc.db.write() as session:
-        profile = FlavorProfile(name=req.name, provider_name=req.provider_name,
-                                flavor_data=req.flavor_data)
-        session.add(profile)
-        session.flush()
-        return {"flavorprofile": profile_view(profile)}
-
-
-@router.put("/flavorprofiles/{profile_id}")
-def update_flavor_profile(profile_id: str, body: FlavorProfileUpdateRequest, ctx: CallerDep,
-                          svc: ServicesDep) -> dict[str, Any]:
-    authorize(ctx, Action.ADMIN)
-    changes = body.flavorprofile.model_dump(exclude_unset=True)
-    _refuse_nulls(changes)
-    with svc.db.write() as session:
-        profile = _profile(session, profile_id)
-        if ({"provider_name", "flavor_data"} & changes.keys()
-                and _profile_in_use(session, profile_id)):
-            # Flavors already handed out must keep meaning what they meant.
-            raise Conflict(f"{PROFILE_KIND} {profile_id} is in use and cannot be modified.")
-        parse_flavor_data(changes.get("flavor_data", profile.flavor_data),
-                          changes.get("provider_name", profile.provider_name))
-        for name, value in changes.items():
-            setattr(profile, name, value)
-        session.flush()
-        return {"flavorprofile": profile_view(profile)}
-
-
-@router.delete("/flavorprofiles/{profile_id}", status_code=204)
-def delete_flavor_profile(profile_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
-    authorize(ctx, Action.ADMIN)
-    with svc.db.write() as session:
-        profile = _profile(session, profile_id)
-        if _profile_in_use(session, profile_id):
-            raise Conflict(f"{PROFILE_KIND} {profile_id} is in use and cannot be modified.")
-        session.delete(profile)
-    return Response(status_code=204)
+PROFILES = ProfileKind(
+    model=FlavorProfile, kind=PROFILE_KIND, key="flavorprofile", collection="flavorprofiles",
+    path="/flavorprofiles", data="flavor_data", used_by=Flavor.flavor_profile_id,
+    check=lambda text, provider, _svc: parse_flavor_data(text, provider))
+add_profile_routes(router, PROFILES, FlavorProfileCreateRequest, FlavorProfileUpdateRequest)
 
 
 # -- flavors ----------------------------------------------------------------
@@ -294,13 +216,6 @@ def delete_flavor_profile(profile_id: str, ctx: CallerDep, svc: ServicesDep) -> 
 def flavor_view(flavor: Flavor) -> dict[str, Any]:
     return {"id": flavor.id, "name": flavor.name, "description": flavor.description,
             "enabled": flavor.enabled, "flavor_profile_id": flavor.flavor_profile_id}
-
-
-def _flavor(session: Session, flavor_id: str) -> Flavor:
-    flavor = session.get(Flavor, flavor_id)
-    if flavor is None:
-        raise not_found(FLAVOR_KIND, flavor_id)
-    return flavor
 
 
 def _claim_name(session: Session, name: str, flavor_id: str) -> None:
@@ -334,7 +249,8 @@ def show_flavor(flavor_id: str, request: Request, ctx: CallerDep,
                 svc: ServicesDep) -> dict[str, Any]:
     authorize(ctx, Action.READ)
     with svc.db.read() as session:
-        return show(request, "flavor", flavor_view(_flavor(session, flavor_id)))
+        flavor = get_or_404(session, Flavor, FLAVOR_KIND, flavor_id)
+        return show(request, "flavor", flavor_view(flavor))
 
 
 @router.post("/flavors", status_code=201)
@@ -357,9 +273,9 @@ def update_flavor(flavor_id: str, body: FlavorUpdateRequest, ctx: CallerDep,
                   svc: ServicesDep) -> dict[str, Any]:
     authorize(ctx, Action.ADMIN)
     changes = body.flavor.model_dump(exclude_unset=True)
-    _refuse_nulls(changes)
+    refuse_nulls(changes)
     with svc.db.write() as session:
-        flavor = _flavor(session, flavor_id)
+        flavor = get_or_404(session, Flavor, FLAVOR_KIND, flavor_id)
         if "name" in changes:
             _claim_name(session, changes["name"], flavor_id)
         for name, value in changes.items():
@@ -371,12 +287,5 @@ def update_flavor(flavor_id: str, body: FlavorUpdateRequest, ctx: CallerDep,
 @router.delete("/flavors/{flavor_id}", status_code=204)
 def delete_flavor(flavor_id: str, ctx: CallerDep, svc: ServicesDep) -> Response:
     authorize(ctx, Action.ADMIN)
-    with svc.db.write() as session:
-        flavor = _flavor(session, flavor_id)
-        in_use = select(exists().where(
-            LoadBalancer.flavor_id == flavor_id,
-            LoadBalancer.provisioning_status != ProvisioningStatus.DELETED.value))
-        if session.scalar(in_use):
-            raise Conflict(f"{FLAVOR_KIND} {flavor_id} is in use and cannot be modified.")
-        session.delete(flavor)
-    return Response(status_code=204)
+    return delete_unless_used(svc, Flavor, FLAVOR_KIND, flavor_id,
+                              used_by_load_balancers(LoadBalancer.flavor_id, flavor_id))
