@@ -14,9 +14,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
+from pydantic import Field, create_model
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -38,6 +39,8 @@ __all__ = ["ProfileKind", "add_profile_routes", "delete_unless_used", "get_or_40
            "refuse_nulls", "used_by_load_balancers", "uuid_text"]
 
 M = TypeVar("M", bound=LbBase)
+Text255 = Annotated[str, Field(max_length=255)]
+Settings = Annotated[str, Field(max_length=4096)]
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class ProfileKind:
     used_by: InstrumentedAttribute[str]  # the named objects' column pointing here
     # (settings, provider, services): raises Octavia's error for bad settings.
     check: Callable[[str, str, Services], object]
+    name_type: Any = Text255  # a profile's name, as the resource's Octavia type has it
 
     def view(self, profile: Any) -> dict[str, Any]:
         return {"id": profile.id, "name": profile.name,
@@ -107,10 +111,22 @@ def delete_unless_used(svc: Services, model: type[LbBase], kind: str, ident: str
     return Response(status_code=204)
 
 
-def add_profile_routes(router: APIRouter, p: ProfileKind, create_body: type[RequestBody],
-                       update_body: type[RequestBody]) -> None:
-    """The admin-only list, show, create, update and delete of ``p`` on ``router``;
-    ``create_body`` and ``update_body`` hold the profile under ``p.key``."""
+def _bodies(p: ProfileKind) -> tuple[type[RequestBody], type[RequestBody]]:
+    """The create and update request bodies, ``{key: {name, provider_name, data}}``;
+    every field required on create, none on update."""
+    types: dict[str, Any] = {"name": p.name_type, "provider_name": Text255, p.data: Settings}
+    required: dict[str, Any] = {field: (kind, ...) for field, kind in types.items()}
+    optional: dict[str, Any] = {field: (kind | None, None) for field, kind in types.items()}
+    bodies = []
+    for verb, fields in (("create", required), ("update", optional)):
+        inner: dict[str, Any] = {p.key: (create_model(f"{p.key}_{verb}", __base__=RequestBody,
+                                                      **fields), ...)}
+        bodies.append(create_model(f"{p.key}_{verb}_request", __base__=RequestBody, **inner))
+    return bodies[0], bodies[1]
+
+
+def add_profile_routes(router: APIRouter, p: ProfileKind) -> None:
+    """The admin-only list, show, create, update and delete of ``p`` on ``router``."""
 
     def list_profiles(request: Request, ctx: CallerDep, svc: ServicesDep) -> dict[str, Any]:
         authorize(ctx, Action.ADMIN)
@@ -162,9 +178,8 @@ def add_profile_routes(router: APIRouter, p: ProfileKind, create_body: type[Requ
         return delete_unless_used(svc, p.model, p.kind, profile_id, p.in_use(profile_id))
 
     # The bodies are typed for mypy as RequestBody; FastAPI validates against the
-    # resource's own models, set here as the annotations it reads.
-    create_profile.__annotations__["body"] = create_body
-    update_profile.__annotations__["body"] = update_body
+    # kind's own models, set here as the annotations it reads.
+    create_profile.__annotations__["body"], update_profile.__annotations__["body"] = _bodies(p)
     one = f"{p.path}/{{profile_id}}"
     router.add_api_route(p.path, list_profiles, methods=["GET"], name=f"list_{p.collection}")
     router.add_api_route(one, show_profile, methods=["GET"], name=f"show_{p.key}")

@@ -55,28 +55,7 @@ _SCHEMA = ("compute_zone", "volume_zone", "management_network", "valid_vip_netwo
 
 
 Text255 = Annotated[str, Field(max_length=255)]
-Data = Annotated[str, Field(max_length=4096)]
 Uuid = Annotated[str, AfterValidator(uuid_text)]
-
-
-class ProfileCreate(RequestBody):
-    name: Text255
-    provider_name: Text255
-    availability_zone_data: Data
-
-
-class ProfileUpdate(RequestBody):
-    name: Text255 | None = None
-    provider_name: Text255 | None = None
-    availability_zone_data: Data | None = None
-
-
-class ProfileCreateRequest(RequestBody):
-    availability_zone_profile: ProfileCreate
-
-
-class ProfileUpdateRequest(RequestBody):
-    availability_zone_profile: ProfileUpdate
 
 
 class ZoneCreate(RequestBody):
@@ -148,7 +127,7 @@ PROFILES = ProfileKind(
     collection="availability_zone_profiles", path="/availabilityzoneprofiles",
     data="availability_zone_data", used_by=AvailabilityZone.availability_zone_profile_id,
     check=lambda text, provider, svc: _check_data(text, provider, _region_zone(svc)))
-add_profile_routes(router, PROFILES, ProfileCreateRequest, ProfileUpdateRequest)
+add_profile_routes(router, PROFILES)
 
 
 # -- zones ------------------------------------------------------------------

@@ -75,28 +75,6 @@ FLAVOR_KIND = "Flavor"
 
 
 Uuid = Annotated[str, Field(max_length=36), AfterValidator(uuid_text)]
-ProviderName = Annotated[str, Field(max_length=255)]
-FlavorData = Annotated[str, Field(max_length=4096)]
-
-
-class FlavorProfileCreate(RequestBody):
-    name: Name
-    provider_name: ProviderName
-    flavor_data: FlavorData
-
-
-class FlavorProfileUpdate(RequestBody):
-    name: Name | None = None
-    provider_name: ProviderName | None = None
-    flavor_data: FlavorData | None = None
-
-
-class FlavorProfileCreateRequest(RequestBody):
-    flavorprofile: FlavorProfileCreate
-
-
-class FlavorProfileUpdateRequest(RequestBody):
-    flavorprofile: FlavorProfileUpdate
 
 
 class FlavorCreate(RequestBody):
@@ -207,8 +185,8 @@ def capabilities(request: Request, caps: list[dict[str, str]]) -> list[dict[str,
 PROFILES = ProfileKind(
     model=FlavorProfile, kind=PROFILE_KIND, key="flavorprofile", collection="flavorprofiles",
     path="/flavorprofiles", data="flavor_data", used_by=Flavor.flavor_profile_id,
-    check=lambda text, provider, _svc: parse_flavor_data(text, provider))
-add_profile_routes(router, PROFILES, FlavorProfileCreateRequest, FlavorProfileUpdateRequest)
+    check=lambda text, provider, _svc: parse_flavor_data(text, provider), name_type=Name)
+add_profile_routes(router, PROFILES)
 
 
 # -- flavors ----------------------------------------------------------------
