@@ -5,8 +5,9 @@ A profile is a provider and its settings as JSON text, written by an admin;
 named objects (flavors, zones) point at one. The profile's five routes are
 the same for both but for the model, the field and key names and the words of
 Octavia's messages, gathered in a :class:`ProfileKind`; :func:`add_profile_routes`
-registers them. What differs stays with each resource: how the settings are
-checked, and how its named objects are created and updated.
+registers them, with request bodies built from it. What differs stays with each
+resource: how the settings are checked, and how its named objects are created
+and updated.
 """
 
 from __future__ import annotations
