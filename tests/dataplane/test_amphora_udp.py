@@ -34,7 +34,7 @@ from tricircle_lb.loadbalancer.amphora import (
     SessionPersistence,
 )
 from tricircle_lb.loadbalancer.drivers.amphora import AmphoraClient, AmphoraError
-from tricircle_lb.loadbalancer.health import Heartbeat, InvalidHeartbeat, decode
+from tricircle_lb.loadbalancer.health import Heartbeat, InvalidHeartbeat, ListenerStats, decode
 
 pytestmark = pytest.mark.root
 
@@ -43,6 +43,8 @@ AMP_IP, CTL_IP = "10.231.0.2", "10.231.0.1"
 VIP, VRRP_MAC = "10.0.1.10", "fa:16:3e:00:01:05"
 MEMBERS = {"mem1": "10.0.1.31", "mem2": "10.0.1.32"}
 MEMBER_PORT, VIP_PORT = 5353, 53
+# IP packet lengths, as the statistics count them (IPv4 20 + UDP 8 + payload).
+ASKED, ANSWERED = 20 + 8 + len(b"hello"), 20 + 8 + len(b"mem1")
 
 ECHO = """
 import socket, sys
@@ -170,6 +172,21 @@ def _next_heartbeat(lab: Lab, accept: Callable[[Heartbeat], object],
     return None
 
 
+def _fresh_heartbeat(lab: Lab) -> Heartbeat | None:
+    """A heartbeat built after everything sent so far was counted (none queued from before)."""
+    time.sleep(0.5)  # longer than heartbeat_interval
+    lab.heartbeats.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            lab.heartbeats.recv(65536)
+    lab.heartbeats.settimeout(0.5)
+    return _next_heartbeat(lab, lambda hb: "l1" in hb.listeners)
+
+
+def _stats_table(ns: str) -> bool:
+    return "tcl_udp_stats" in sh("ip", "netns", "exec", ns, "nft", "list", "tables")
+
+
 def _config(**pool_changes: object) -> LoadBalancerConfig:
     pool = Pool(id="p1", protocol="UDP", lb_algorithm="ROUND_ROBIN",
                 health_monitor=HealthMonitor("UDP-CONNECT", delay=1, timeout=1,
@@ -196,11 +213,18 @@ def test_udp_listener_balances_and_skips_a_stopped_member(lab: Lab) -> None:
     assert eventually(info, timeout=20), (lab.tmp / "agent.log").read_text()
     assert client.plug_vip(AMP_IP, VIP, 24, VRRP_MAC) == "eth1"
     assert client.put_config(AMP_IP, _config()) == ["l1"]
-    assert _answers(lab) == {"mem1", "mem2"}
+    replies = [_ask(lab) for _ in range(8)]
+    assert set(replies) == {"mem1", "mem2"}
     hb = _next_heartbeat(lab, lambda hb: "l1" in hb.listeners and _members(hb) == {
         "m-mem1": "UP", "m-mem2": "UP"})
     assert hb is not None and hb.listeners["l1"].status == "OPEN"
     assert hb.listeners["l1"].pools == ("p1",)
+
+    # The kernel's counts: eight clients (source ports), each a live session for
+    # timeout_client_data; the bytes of the datagrams in and of the answers out.
+    answered = sum(r != "no answer" for r in replies)
+    counted = ListenerStats(conns=8, totconns=8, rx=8 * ASKED, tx=answered * ANSWERED)
+    assert _next_heartbeat(lab, lambda hb: hb.listeners["l1"].stats == counted), counted
 
     # A stopped member answers the monitor's datagram with ICMP port unreachable.
     lab.stop_echo("mem2")
@@ -216,10 +240,24 @@ def test_udp_listener_balances_and_skips_a_stopped_member(lab: Lab) -> None:
     # put_config returns once the old worker has let go of the VIP's socket.
     assert len(_answers(lab, 10)) == 1
 
+    # nginx reloaded and the session timeout changed: the counts went on from
+    # where they were; the live sessions are the ten of the new timeout's set.
+    before = _fresh_heartbeat(lab)
+    assert before is not None
+    was = before.listeners["l1"].stats
+    assert was.rx > 8 * ASKED and was.totconns > 8
+    replies = [_ask(lab) for _ in range(10)]
+    answered = sum(r != "no answer" for r in replies)
+    counted = ListenerStats(conns=was.conns + 10, totconns=was.totconns + 10,
+                            rx=was.rx + 10 * ASKED, tx=was.tx + answered * ANSWERED)
+    assert _next_heartbeat(lab, lambda hb: hb.listeners["l1"].stats == counted), (
+        counted, _fresh_heartbeat(lab))
+
     client.delete_config(AMP_IP)
     assert _ask(lab) == "no answer"
     assert _next_heartbeat(lab, lambda hb: not hb.listeners)
     assert "nginx" not in _commands(lab.amp)
+    assert not _stats_table(lab.amp)
 
 
 def _commands(ns: str) -> list[str]:
