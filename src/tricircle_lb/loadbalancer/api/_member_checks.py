@@ -8,7 +8,9 @@ tenant's HAProxy and health checks would reach the amphorae's agents
 (docs/security.md). Monitor addresses get the management rule too.
 
 Nothing else: Octavia has no rule between a member's address family and the
-VIP's, but its amphora driver refuses to mix them in UDP/SCTP pools (501).
+VIP's. Its amphora driver refuses to mix them in UDP/SCTP pools (501) because
+LVS cannot translate a family; our UDP proxy, nginx's stream module, can, so
+only SCTP keeps that 501 (docs/decisions/089-dual-stack-data-plane.md).
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def check_monitor_address(address: str | None,
 
 
 def check_lvs_family(address: str, pool_protocol: str, vip_addresses: Sequence[str]) -> None:
-    """Octavia's amphora driver: a UDP/SCTP pool's members need a VIP of their family."""
-    if pool_protocol not in ("UDP", "SCTP"):
+    """Octavia's amphora driver: an SCTP pool's members need a VIP of their family (LVS
+    cannot translate one; nginx, which serves UDP here, can, so UDP may mix them)."""
+    if pool_protocol != "SCTP":
         return
     version = ipaddress.ip_address(address).version
     if not any(ipaddress.ip_address(v).version == version for v in vip_addresses if v):

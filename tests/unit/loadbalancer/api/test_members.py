@@ -11,6 +11,9 @@ from lb_testing import LbCloud, fault
 from networking_testing import ok
 from test_pools import Lb, active_lb
 
+from tricircle_lb.loadbalancer.api._member_checks import check_lvs_family
+from tricircle_lb.loadbalancer.errors import NotImplementedByProvider
+
 Body = dict[str, Any]
 
 
@@ -124,16 +127,27 @@ def test_addresses_octavia_takes(lb: Lb) -> None:
     assert text == "Subnet 6f1d3a0e-0000-4000-8000-000000000000 not found."
 
 
-def test_udp_pools_do_not_mix_families(lb: Lb) -> None:
-    """Octavia's amphora driver: an IPv6 member of a UDP pool needs an IPv6 VIP (501)."""
+def test_udp_pools_mix_families(lb: Lb) -> None:
+    """Octavia's amphora driver refuses an IPv6 member behind an IPv4 VIP in a UDP pool
+    (501: LVS cannot translate); nginx, our UDP proxy, can, so both families are taken
+    (decision 089)."""
     pool = lb.pool("UDP")
-    text = fault(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members", json={"member": {
-        "address": "2001:db8::5", "protocol_port": 53}}), 501)
-    assert text == ("Provider 'amphora' does not support a requested option: This provider "
-                    "doesn't support mixing IPv4 and IPv6 addresses for its VIP and members "
-                    "in UDP load balancers.")
-    ok(lb.api.post(f"/v2/lbaas/pools/{pool['id']}/members", json={"member": {
-        "address": "10.0.10.5", "protocol_port": 53}}), 201)
+    path = f"/v2/lbaas/pools/{pool['id']}/members"
+    for port, address in ((53, "2001:db8::5"), (54, "10.0.10.5")):
+        member = ok(lb.api.post(path, json={"member": {
+            "address": address, "protocol_port": port}}), 201)["member"]
+        assert member["address"] == address
+        lb.settle()
+
+
+def test_lvs_family_rule_stays_for_sctp() -> None:
+    """SCTP pools keep the amphora driver's 501 for a member of no VIP's family."""
+    with pytest.raises(NotImplementedByProvider) as raised:
+        check_lvs_family("2001:db8::5", "SCTP", ["10.0.10.4"])
+    assert "mixing IPv4 and IPv6 addresses for its VIP and members in SCTP" in str(
+        raised.value)
+    check_lvs_family("2001:db8::5", "SCTP", ["10.0.10.4", "2001:db8::4"])
+    check_lvs_family("2001:db8::5", "UDP", ["10.0.10.4"])
 
 
 def test_member_on_a_subnet_of_another_region(lb: Lb) -> None:
