@@ -4,13 +4,8 @@
 from __future__ import annotations
 
 import configparser
-import contextlib
 import json
-import socket
 import subprocess
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,7 +14,6 @@ from tests_support import OPENSTACK
 from tls_testing import make_ca
 from tricircle_lb.common.config import AuthConfig
 from tricircle_lb.common.http import ServiceSession
-from tricircle_lb.deploy.processes import alive
 from tricircle_lb.loadbalancer.certificates import CertificateError, CertificateManager
 
 if TYPE_CHECKING:
@@ -104,33 +98,3 @@ def test_another_project_cannot_read_a_tenants_secrets(cloud: Cloud) -> None:
         assert any(code in result.stderr for code in ("403", "404", "Forbidden",
                                                       "Not Found")), result.stderr
         assert "PRIVATE KEY" not in result.stdout + result.stderr
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-        return True
-    return False
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def test_down_stops_barbican(cloud_factory: Callable[..., Cloud], tmp_path: Path) -> None:
-    c = cloud_factory(tmp_path, regions=1)
-    master = int((c.state_dir / "run" / "key-manager.pid").read_text().split()[0])
-    workers = _children(master)
-    assert workers, "gunicorn has no worker"
-    assert _port_open(c.ports["key-manager"])
-    kek = (c.state_dir / "secrets.ini").read_text().split("key_manager_kek = ")[1].split()[0]
-    assert kek not in (c.state_dir / "log" / "key-manager.log").read_text()
-    c.cli("down")
-    deadline = time.monotonic() + 20
-    while any(alive(p) for p in (master, *workers)):
-        assert time.monotonic() < deadline, "Barbican outlived down"
-        time.sleep(0.2)
-    assert not _port_open(c.ports["key-manager"])
