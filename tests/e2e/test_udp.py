@@ -81,6 +81,16 @@ def test_udp_listener_across_regions_with_udp_connect_monitor(
         wait_for(lambda: set(_ask(cloud, vip)) == set(UDP_BACKENDS) or None, 60,
                  what="answers from the three members")
 
+        # Counted by the amphora's nftables table (decision 091): each of those
+        # datagrams came from a new source port, so each is a session.
+        def counted() -> dict[str, Any] | None:
+            stats: dict[str, Any] = cloud.openstack("loadbalancer", "listener", "stats",
+                                                    "show", "udp-listener")
+            return stats if stats["total_connections"] >= 12 else None
+        stats = wait_for(counted, 30, what="the UDP listener's statistics from heartbeats")
+        assert stats["bytes_in"] >= 12 * (20 + 8 + len("hello")) and stats["bytes_out"] > 0
+        assert stats["request_errors"] == 0
+
         hm = cloud.openstack("loadbalancer", "healthmonitor", "create", "--name", "udp-hm",
                              "--type", "UDP-CONNECT", "--delay", "3", "--timeout", "2",
                              "--max-retries", "1", "--max-retries-down", "1", "--wait",
