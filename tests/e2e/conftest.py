@@ -6,7 +6,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lb_support import BACKENDS, NET1, NET2, WEB_SERVER, boot, listener, member, pool, server_ip
+from lb_support import (
+    BACKENDS,
+    NET1,
+    NET2,
+    WEB_SERVER,
+    boot,
+    lbs_active,
+    listener,
+    member,
+    pool,
+    server_ip,
+    servers_active,
+)
 
 from tests_support import Cloud
 
@@ -24,12 +36,16 @@ def spec(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     cloud.openstack("network", "create", NET2, region="RegionTwo")
     subnet2 = cloud.openstack("subnet", "create", "--network", NET2, "--subnet-range",
                               "10.0.20.0/24", "lb-subnet2", region="RegionTwo")
-    ips = {}
-    for name, (region, net, host) in BACKENDS.items():
-        boot(cloud, name, net, region, host, user_data)
-        ips[name] = server_ip(cloud, name, region)
-    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-e2e", "--vip-subnet-id",
-                         subnet1["id"], "--wait")
+    # Everything requested first, then waited for together: the boots and the amphora's
+    # overlap.
+    booted = {str(boot(cloud, name, net, region, host, user_data, wait=False)["id"]): region
+              for name, (region, net, host) in BACKENDS.items()}
+    made = cloud.openstack("loadbalancer", "create", "--name", "lb-e2e", "--vip-subnet-id",
+                           subnet1["id"])
+    servers_active(cloud, booted)
+    ips = {name: server_ip(cloud, name, region)
+           for name, (region, _net, _host) in BACKENDS.items()}
+    lb = lbs_active(cloud, [str(made["id"])])[str(made["id"])]
     assert lb["provisioning_status"] == "ACTIVE"
     yield {"lb": lb, "subnet1": subnet1, "subnet2": subnet2, "ips": ips,
            "user_data": user_data}

@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests_support import Cloud, wait_for
 
 # A backend that answers every path with its host name (so a test sees who
@@ -82,16 +84,92 @@ def backend_group(cloud: Cloud, project: str = "admin") -> str:
 
 
 def boot(cloud: Cloud, name: str, network: str, region: str, host: str,
-         user_data: Path, groups: tuple[str, ...] = (BACKEND_GROUP,)) -> dict[str, Any]:
-    """A cirros server running ``user_data``, in ``groups`` (made first if ``backends``)."""
+         user_data: Path, groups: tuple[str, ...] = (BACKEND_GROUP,),
+         wait: bool = True) -> dict[str, Any]:
+    """A cirros server running ``user_data``, in ``groups`` (made first if ``backends``).
+    With ``wait=False`` it is only requested: :func:`servers_active` waits for several
+    at once, so their boots overlap."""
     ids = [backend_group(cloud) if group == BACKEND_GROUP else group for group in groups]
     options = [arg for group in ids for arg in ("--security-group", group)]
     server: dict[str, Any] = cloud.openstack(
         "server", "create", "--image", "cirros", "--flavor", "m1.tiny", "--network", network,
         "--availability-zone", f"{AZ[region]}:{host}", "--user-data", str(user_data),
-        *options, "--wait", name, region=region)
-    assert server["status"] == "ACTIVE", server
+        *options, name, region=region)
+    if wait:
+        servers_active(cloud, {str(server["id"]): region})
     return server
+
+
+# The CLI's --wait polls every 3 s (Octavia) or 5 s (Nova), one new CLI process per
+# check; these helpers poll the same APIs over REST, four times a second.
+POLL = 0.25
+
+
+def api_get(url: str, token: str) -> Any:
+    resp = httpx.get(url, headers={"X-Auth-Token": token}, timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def lbaas_url(cloud: Cloud, region: str = "RegionOne") -> str:
+    return f"http://127.0.0.1:{cloud.ports[f'loadbalancer-{region}']}/v2/lbaas"
+
+
+def servers_active(cloud: Cloud, servers: dict[str, str],
+                   timeout: float = 300.0) -> None:
+    """Wait until every server (id: region) is ACTIVE; one in ERROR fails at once, as the
+    CLI's ``server create --wait`` does."""
+    token = cloud.admin_token()
+    left = dict(servers)
+
+    def done() -> bool:
+        for server_id, region in list(left.items()):
+            url = f"http://127.0.0.1:{cloud.ports[f'compute-{region}']}/v2.1"
+            status = api_get(f"{url}/servers/{server_id}", token)["server"]["status"]
+            assert status != "ERROR", f"server {server_id} went to ERROR"
+            if status == "ACTIVE":
+                del left[server_id]
+        return not left
+    wait_for(done, timeout, interval=POLL, what=f"servers {sorted(servers)} ACTIVE")
+
+
+def servers_gone(cloud: Cloud, servers: dict[str, str], timeout: float = 300.0) -> None:
+    """Wait until every server (id: region) is deleted (its GET answers 404)."""
+    token = cloud.admin_token()
+
+    def gone() -> bool:
+        for server_id, region in servers.items():
+            url = f"http://127.0.0.1:{cloud.ports[f'compute-{region}']}/v2.1"
+            resp = httpx.get(f"{url}/servers/{server_id}", timeout=30,
+                             headers={"X-Auth-Token": token})
+            if resp.status_code == 404:
+                continue
+            # The CLI's `delete --wait` stops waiting at ERROR too.
+            if resp.status_code != 200 or resp.json()["server"]["status"] != "ERROR":
+                return False
+        return True
+    wait_for(gone, timeout, interval=POLL, what=f"servers {sorted(servers)} deleted")
+
+
+def lbs_active(cloud: Cloud, lb_ids: list[str], timeout: float = 300.0,
+               region: str = "RegionOne") -> dict[str, dict[str, Any]]:
+    """Wait until every load balancer is ACTIVE (ERROR fails at once, as ``--wait``
+    does); each one's API body by id."""
+    token = cloud.admin_token()
+    found: dict[str, dict[str, Any]] = {}
+
+    def done() -> bool:
+        for lb_id in lb_ids:
+            if lb_id in found:
+                continue
+            lb = api_get(f"{lbaas_url(cloud, region)}/loadbalancers/{lb_id}",
+                         token)["loadbalancer"]
+            assert lb["provisioning_status"] != "ERROR", f"load balancer went to ERROR: {lb}"
+            if lb["provisioning_status"] == "ACTIVE":
+                found[lb_id] = lb
+        return len(found) == len(lb_ids)
+    wait_for(done, timeout, interval=POLL, what=f"load balancers {lb_ids} ACTIVE")
+    return found
 
 
 def server_ip(cloud: Cloud, name: str, region: str) -> str:
@@ -127,31 +205,47 @@ def lb_wait(cloud: Cloud, kind: str, ref: str, status: str = "ACTIVE",
     return result
 
 
+def _settled(cloud: Cloud, path: str) -> dict[str, Any]:
+    """What ``create --wait`` does after creating the object at ``path`` (under
+    /v2/lbaas): wait for its load balancer to be ACTIVE again, then show the object
+    (here its API body: the same fields as the CLI's JSON)."""
+    token = cloud.admin_token()
+    kind = path.split("/")[-2].removesuffix("s")
+    obj: dict[str, Any] = api_get(f"{lbaas_url(cloud)}/{path}", token)[kind]
+    parent = obj if kind != "member" else api_get(
+        f"{lbaas_url(cloud)}/{path.split('/members/')[0]}", token)["pool"]
+    lbs_active(cloud, [str(parent["loadbalancers"][0]["id"])])
+    shown: dict[str, Any] = api_get(f"{lbaas_url(cloud)}/{path}", token)[kind]
+    return shown
+
+
 def listener(cloud: Cloud, name: str, protocol: str, port: int, *extra: str,
              lb: str = "lb-e2e") -> dict[str, Any]:
-    made: dict[str, Any] = cloud.openstack(
+    made = cloud.openstack(
         "loadbalancer", "listener", "create", "--name", name, "--protocol", protocol,
-        "--protocol-port", str(port), *extra, "--wait", lb)
-    return made
+        "--protocol-port", str(port), *extra, lb)
+    return _settled(cloud, f"listeners/{made['id']}")
 
 
 def pool(cloud: Cloud, name: str, listener: str, protocol: str, algorithm: str,
          *extra: str) -> dict[str, Any]:
-    made: dict[str, Any] = cloud.openstack(
+    made = cloud.openstack(
         "loadbalancer", "pool", "create", "--name", name, "--listener", listener,
-        "--protocol", protocol, "--lb-algorithm", algorithm, *extra, "--wait")
-    return made
+        "--protocol", protocol, "--lb-algorithm", algorithm, *extra)
+    return _settled(cloud, f"pools/{made['id']}")
 
 
 def member(cloud: Cloud, pool: str, spec: dict[str, Any], backend: str, *extra: str,
            port: int = 80) -> dict[str, Any]:
     """``backend`` as a member of ``pool``, on its own subnet (subnet2 for backend4)."""
     subnet = spec["subnet2"] if BACKENDS[backend][1] == NET2 else spec["subnet1"]
-    made: dict[str, Any] = cloud.openstack(
+    made = cloud.openstack(
         "loadbalancer", "member", "create", "--name", backend, "--subnet-id", subnet["id"],
-        "--address", spec["ips"][backend], "--protocol-port", str(port), *extra, "--wait",
-        pool)
-    return made
+        "--address", spec["ips"][backend], "--protocol-port", str(port), *extra, pool)
+    # The pool by id or name, as the CLI resolves it (a name must be unique).
+    pools = api_get(f"{lbaas_url(cloud)}/pools", cloud.admin_token())["pools"]
+    [pool_id] = [p["id"] for p in pools if pool in (p["id"], p["name"])]
+    return _settled(cloud, f"pools/{pool_id}/members/{made['id']}")
 
 
 def amphorae(cloud: Cloud, lb_id: str, deleted: bool = False) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import openstack
 import pytest
+from lb_support import lbs_active, servers_active
 
 from tests_support import OPENSTACK, Cloud
 
@@ -95,25 +96,36 @@ def xp(cloud: Cloud) -> Iterator[dict[str, Any]]:
         b = User(cloud, B_USER, B_PASSWORD, B_PROJECT)
         made["users"] = {"admin": admin, "a": a, "b": b,
                          "reader": User(cloud, READER, READER_PASSWORD, "demo")}
+        # Both load balancers and B's server are requested before any is waited for
+        # (what `--wait` would do one after the other), so their boots overlap.
+        users = {"a": a, "b": b}
         for who, user, cidr in (("a", a, "10.77.1.0/24"), ("b", b, "10.77.2.0/24")):
             net = user.ok("network", "create", f"xp-{who}-net", region=CENTRAL)
             sub = user.ok("subnet", "create", "--network", net["id"], "--subnet-range", cidr,
                           f"xp-{who}-sub", region=CENTRAL)
-            lb = user.ok("loadbalancer", "create", "--name", f"xp-{who}-lb",
-                         "--vip-subnet-id", sub["id"], "--wait")
-            listener = user.ok("loadbalancer", "listener", "create", "--name",
-                               f"xp-{who}-listener", "--protocol", "HTTP",
-                               "--protocol-port", "80", "--wait", lb["id"])
-            pool = user.ok("loadbalancer", "pool", "create", "--name", f"xp-{who}-pool",
-                           "--loadbalancer", lb["id"], "--protocol", "HTTP",
-                           "--lb-algorithm", "ROUND_ROBIN", "--wait")
-            made[who] = {"net": net, "sub": sub, "lb": lb, "listener": listener,
-                         "pool": pool}
+            made[who] = {"net": net, "sub": sub}
+            made[who]["lb"] = user.ok("loadbalancer", "create", "--name", f"xp-{who}-lb",
+                                      "--vip-subnet-id", sub["id"])
+        made["b"]["server"] = b.ok("server", "create", "--image", "cirros", "--flavor",
+                                   "m1.tiny", "--network", made["b"]["net"]["id"], "xp-b-vm")
+        lb_ids = [str(made[who]["lb"]["id"]) for who in users]
+        active = lbs_active(cloud, lb_ids)
+        for who in users:
+            made[who]["lb"] = active[str(made[who]["lb"]["id"])]
+        for who, user in users.items():
+            made[who]["listener"] = user.ok(
+                "loadbalancer", "listener", "create", "--name", f"xp-{who}-listener",
+                "--protocol", "HTTP", "--protocol-port", "80", made[who]["lb"]["id"])
+        lbs_active(cloud, lb_ids)
+        for who, user in users.items():
+            made[who]["pool"] = user.ok(
+                "loadbalancer", "pool", "create", "--name", f"xp-{who}-pool",
+                "--loadbalancer", made[who]["lb"]["id"], "--protocol", "HTTP",
+                "--lb-algorithm", "ROUND_ROBIN")
+        lbs_active(cloud, lb_ids)
         made["a"]["port"] = a.ok("port", "create", "--network", made["a"]["net"]["id"],
                                  "xp-a-port", region=CENTRAL)
-        made["b"]["server"] = b.ok("server", "create", "--image", "cirros", "--flavor",
-                                   "m1.tiny", "--network", made["b"]["net"]["id"], "--wait",
-                                   "xp-b-vm")
+        servers_active(cloud, {str(made["b"]["server"]["id"]): "RegionOne"})
         yield made
     finally:
         for who in ("b", "a"):
