@@ -1,17 +1,32 @@
 """Issue 11's dual stack, with real packets: a load balancer whose VIP is on an IPv6
 subnet, an HTTP pool with an IPv6 member in RegionTwo and an IPv4 member in
 RegionOne (both networks stretched from the central region), a client on the IPv6
-subnet answered by both, and a UDP listener on the IPv6 VIP reaching the IPv4
-member (nginx's stream module translates the family; LVS, Octavia's, cannot)."""
+subnet answered by both, a UDP listener on the IPv6 VIP reaching the IPv4 member
+(nginx's stream module translates the family; LVS, Octavia's, cannot), and an
+ACTIVE_STANDBY pair handing its IPv6 VIP over (decision 089)."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lb_support import boot, listener, pool, requests, server_ip
+from lb_support import (
+    amphora_namespace,
+    amphorae,
+    boot,
+    kill,
+    listener,
+    namespace_pids,
+    pool,
+    requests,
+    server_ip,
+)
 
 from tests_support import Cloud, wait_for
 
@@ -73,10 +88,11 @@ for _ in range(count):
 
 
 def _group(cloud: Cloud) -> str:
-    """HTTP from anywhere over both families, UDP 5353 over IPv4 (the UDP member)."""
+    """HTTP and UDP 5353 from anywhere, over both families."""
     made = cloud.openstack("security", "group", "create", GROUP, region="CentralRegion")
     for rule in (("--ethertype", "IPv6", "--protocol", "tcp", "--dst-port", "80"),
                  ("--ethertype", "IPv4", "--protocol", "tcp", "--dst-port", "80"),
+                 ("--ethertype", "IPv6", "--protocol", "udp", "--dst-port", str(UDP_PORT)),
                  ("--ethertype", "IPv4", "--protocol", "udp", "--dst-port", str(UDP_PORT))):
         cloud.openstack("security", "group", "rule", "create", "--ingress", *rule,
                         str(made["id"]), region="CentralRegion")
@@ -145,15 +161,68 @@ def test_ipv6_vip_serves_http_from_an_ipv6_and_an_ipv4_member(
 
 def test_udp_on_the_ipv6_vip_reaches_an_ipv4_member(
         cloud: Cloud, dual: dict[str, Any]) -> None:
+    """An IPv4 member alone behind the IPv6 VIP (Octavia's LVS would answer 501), then
+    an IPv6 member beside it in the same pool."""
     vip = dual["lb"]["vip_address"]
     listener(cloud, "ds-udp", "UDP", 53, lb="lb-ds")
     pool(cloud, "ds-udp-pool", "ds-udp", "UDP", "ROUND_ROBIN")
     _member(cloud, dual, "ds-udp-pool", "ds-backend4", UDP_PORT)
 
     def ask() -> list[str]:
-        result = cloud.exec("RegionOne", "python3", "-c", UDP_CLIENT, vip, "53", "4",
+        result = cloud.exec("RegionOne", "python3", "-c", UDP_CLIENT, vip, "53", "6",
                             network=NET6)
         assert result.returncode == 0, result.stderr
         return result.stdout.split()
-    wait_for(lambda: ask() == ["ds-backend4"] * 4 or None, 60,
+    wait_for(lambda: ask() == ["ds-backend4"] * 6 or None, 60,
              what="UDP answers from the IPv4 member")
+    _member(cloud, dual, "ds-udp-pool", "ds-backend6", UDP_PORT)
+    wait_for(lambda: set(ask()) == set(BACKENDS) or None, 60,
+             what="UDP answers from both families")
+
+
+def _vip_holders(cloud: Cloud, lb: dict[str, Any]) -> list[str]:
+    """The namespaces of the amphorae that hold the (IPv6) VIP now."""
+    vip = ipaddress.ip_address(lb["vip_address"])
+    found = []
+    for amp in amphorae(cloud, lb["id"]):
+        ns = amphora_namespace(cloud, str(amp["id"]))
+        out = subprocess.run(["ip", "-n", ns, "-o", "-6", "addr"], capture_output=True,
+                             text=True, check=False).stdout
+        if any(ipaddress.ip_address(word.split("/")[0]) == vip
+               for line in out.splitlines() for word in line.split()[3:4]):
+            found.append(ns)
+    return found
+
+
+def test_active_standby_pair_hands_over_an_ipv6_vip(
+        cloud: Cloud, dual: dict[str, Any]) -> None:
+    """VRRPv3 for an IPv6 VIP: the BACKUP takes it when the MASTER's HAProxy dies."""
+    cloud.openstack("loadbalancer", "flavorprofile", "create", "--name", "ds-ha-profile",
+                    "--provider", "amphora", "--flavor-data",
+                    json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}))
+    cloud.openstack("loadbalancer", "flavor", "create", "--name", "ds-ha",
+                    "--flavorprofile", "ds-ha-profile", "--enable")
+    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-ds-ha", "--vip-subnet-id",
+                         dual["subnets"][NET6]["id"], "--flavor", "ds-ha", "--wait")
+    try:
+        listener(cloud, "ds-ha-http", "HTTP", 80, lb="lb-ds-ha")
+        pool(cloud, "ds-ha-pool", "ds-ha-http", "HTTP", "ROUND_ROBIN")
+        for backend in BACKENDS:
+            _member(cloud, dual, "ds-ha-pool", backend, 80)
+        url = f"http://[{lb['vip_address']}]/"
+
+        def both() -> bool:
+            return set(requests(cloud, NET6, url, 4, ("-g",))) == set(BACKENDS)
+        wait_for(both, 60, what="answers from both members through the pair")
+        (holder,) = wait_for(lambda: _vip_holders(cloud, lb) or None, 30,
+                             what="an amphora holding the VIP")
+        kill(namespace_pids(holder, "haproxy"))
+        killed = time.monotonic()
+        wait_for(lambda: _vip_holders(cloud, lb) not in ([], [holder]), 30,
+                 what="the VIP on the other amphora")
+        assert holder not in _vip_holders(cloud, lb)
+        wait_for(both, 30, what="answers again after the MASTER's HAProxy died")
+        # keepalived: two failed checks, then the BACKUP's unsolicited neighbour adverts.
+        assert time.monotonic() - killed < 20
+    finally:
+        cloud.openstack_raw("loadbalancer", "delete", "--cascade", "--wait", "lb-ds-ha")
