@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lb_support import backend_group, own_group
+from lb_support import backend_group, own_group, servers_active, servers_gone
 
 from tests_support import Cloud, wait_for
 
@@ -37,19 +37,32 @@ cd "$www" && exec python3 -m http.server 80
 
 
 def boot(cloud: Cloud, name: str, network: str, region: str, host: str,
-         user_data: Path | None = None, project: str = "admin") -> dict[str, Any]:
+         user_data: Path | None = None, project: str = "admin",
+         wait: bool = True) -> dict[str, Any]:
+    """The server as ``server create --wait`` shows it; only requested if not ``wait``
+    (then :func:`booted` waits, after several were requested together)."""
     az = {"RegionOne": "az1", "RegionTwo": "az2"}[region]
     # `default` too: these servers also talk to each other (and to nova-vm's port).
     backends = backend_group(cloud, project)
     default = own_group(cloud, "default", project) or "default"
     args = ["server", "create", "--image", "cirros", "--flavor", "m1.tiny",
-            "--network", network, "--availability-zone", f"{az}:{host}", "--wait",
+            "--network", network, "--availability-zone", f"{az}:{host}",
             "--security-group", default, "--security-group", backends]
     if user_data is not None:
         args += ["--user-data", str(user_data)]
     server: dict[str, Any] = cloud.openstack(*args, name, project=project, region=region)
-    assert server["status"] == "ACTIVE", server
-    return server
+    return booted(cloud, [(server, region)], project)[0] if wait else server
+
+
+def booted(cloud: Cloud, servers: list[tuple[dict[str, Any], str]],
+           project: str = "admin") -> list[dict[str, Any]]:
+    """Each requested (server, region) once ACTIVE, shown by the CLI."""
+    servers_active(cloud, {str(server["id"]): region for server, region in servers})
+    shown = [cloud.openstack("server", "show", str(server["id"]), project=project,
+                             region=region) for server, region in servers]
+    for server in shown:
+        assert server["status"] == "ACTIVE", server
+    return shown
 
 
 def address(server: dict[str, Any]) -> str:
@@ -81,17 +94,18 @@ def stretched(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     cloud.openstack("network", "create", "dp-net1", region="CentralRegion")
     cloud.openstack("subnet", "create", "--subnet-range", "10.0.10.0/24", "--gateway", "none",
                     "--network", "dp-net1", "dp-subnet1", region="CentralRegion")
-    servers = {
-        "backend1": boot(cloud, "backend1", "dp-net1", "RegionOne", "RegionOne-host1", script),
-        "backend2": boot(cloud, "backend2", "dp-net1", "RegionOne", "RegionOne-host2", script),
-        "backend3": boot(cloud, "backend3", "dp-net1", "RegionTwo", "RegionTwo-host1", script),
-    }
+    where = {"backend1": ("RegionOne", "RegionOne-host1"),
+             "backend2": ("RegionOne", "RegionOne-host2"),
+             "backend3": ("RegionTwo", "RegionTwo-host1")}
+    requested = [(boot(cloud, name, "dp-net1", region, host, script, wait=False), region)
+                 for name, (region, host) in where.items()]
+    servers = dict(zip(where, booted(cloud, requested), strict=True))
     yield {"servers": servers, "ips": {n: address(s) for n, s in servers.items()},
            "script": script}
     # Free the names: later modules boot backends of their own.
     for name, server in servers.items():
-        region = "RegionTwo" if name == "backend3" else "RegionOne"
-        cloud.openstack_raw("server", "delete", "--wait", server["id"], region=region)
+        cloud.openstack_raw("server", "delete", server["id"], region=where[name][0])
+    servers_gone(cloud, {server["id"]: where[name][0] for name, server in servers.items()})
 
 
 def test_probe_reaches_every_backend_across_regions(cloud: Cloud,
@@ -143,8 +157,9 @@ def test_vlan_and_flat_networks_in_one_region(cloud: Cloud, stretched: dict[str,
     cloud.openstack("subnet", "create", "--subnet-range", f"10.0.{third}.0/24",
                     "--gateway", "none", "--network", name, f"{name}-subnet",
                     region="CentralRegion")
-    servers = [boot(cloud, f"{name}-vm{i}", name, "RegionOne", f"RegionOne-host{i}",
-                    stretched["script"]) for i in (1, 2)]
+    servers = booted(cloud, [(boot(cloud, f"{name}-vm{i}", name, "RegionOne",
+                                   f"RegionOne-host{i}", stretched["script"], wait=False),
+                              "RegionOne") for i in (1, 2)])
     for server in servers:
         ip = address(server)
         answer = wait_for(lambda ip=ip: curl(cloud, "RegionOne", name, ip).stdout.strip(),

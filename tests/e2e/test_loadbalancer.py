@@ -24,7 +24,10 @@ from lb_support import (
     NET2,
     amphora_namespace,
     counts,
+    lbs_active,
+    listener,
     member,
+    pool,
     requests,
     wait_for,
 )
@@ -87,12 +90,11 @@ def test_member_on_local_network_of_other_region_is_refused(
 
 def test_cascade_delete_removes_amphora_ports_and_shadows(
         cloud: Cloud, spec: dict[str, Any]) -> None:
-    lb = cloud.openstack("loadbalancer", "create", "--name", "lb-doomed", "--vip-subnet-id",
-                         spec["subnet1"]["id"], "--wait")
-    cloud.openstack("loadbalancer", "listener", "create", "--name", "doomed-l",
-                    "--protocol", "HTTP", "--protocol-port", "80", "--wait", "lb-doomed")
-    cloud.openstack("loadbalancer", "pool", "create", "--name", "doomed-p", "--listener",
-                    "doomed-l", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--wait")
+    made = cloud.openstack("loadbalancer", "create", "--name", "lb-doomed",
+                           "--vip-subnet-id", spec["subnet1"]["id"])
+    lb = lbs_active(cloud, [str(made["id"])])[str(made["id"])]
+    listener(cloud, "doomed-l", "HTTP", 80, lb="lb-doomed")
+    pool(cloud, "doomed-p", "doomed-l", "HTTP", "ROUND_ROBIN")
     member(cloud, "doomed-p", spec, "lb-backend4")
     amphora = cloud.openstack("loadbalancer", "amphora", "list", "--loadbalancer", lb["id"])[0]
     namespace = amphora_namespace(cloud, amphora["id"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,10 +119,11 @@ def test_l7_redirect_to_pool_sends_api_to_the_other_region(
     lb_wait(cloud, "listener", "listener1")
 
 
-def _load(cloud: Cloud, url: str, seconds: int) -> subprocess.Popen[str]:
-    """A bounded request loop from a probe on net1: one line per request."""
+def _load(cloud: Cloud, url: str, seconds: int, stop: Path) -> subprocess.Popen[str]:
+    """A bounded request loop from a probe on net1: one line per request. It runs
+    ``seconds``, or until ``stop`` exists (the probe shares our file system)."""
     script = (f'end=$(( $(date +%s) + {seconds} )); '
-              'while [ "$(date +%s)" -lt "$end" ]; do '
+              f'while [ "$(date +%s)" -lt "$end" ] && [ ! -e "{stop}" ]; do '
               f'out=$(curl -s --max-time 5 "{url}") || out="FAIL:$?"; echo "$out"; done')
     return subprocess.Popen(
         [TRICIRCLE_LB, "exec", "--region", "RegionOne", "--network", NET1, "--keep-probe",
@@ -132,13 +134,14 @@ def _load(cloud: Cloud, url: str, seconds: int) -> subprocess.Popen[str]:
 
 
 def test_member_add_and_remove_under_load_fails_no_request(
-        cloud: Cloud, spec: dict[str, Any]) -> None:
+        cloud: Cloud, spec: dict[str, Any], tmp_path: Path) -> None:
     listener(cloud, "listener-load", "HTTP", 8081)
     pool(cloud, "pool-load", "listener-load", "HTTP", "ROUND_ROBIN")
     member(cloud, "pool-load", spec, "lb-backend1")
     url = f"http://{_vip(spec)}:8081/"
     requests(cloud, NET1, url, 1)  # the probe exists before the loop starts
-    load = _load(cloud, url, 25)
+    stop = tmp_path / "stop-load"
+    load = _load(cloud, url, 25, stop)
     try:
         for backend in ("lb-backend2", "lb-backend3", "lb-backend4"):
             member(cloud, "pool-load", spec, backend)
@@ -146,7 +149,11 @@ def test_member_add_and_remove_under_load_fails_no_request(
             gone = cloud.openstack_raw("loadbalancer", "member", "delete", "--wait",
                                        "pool-load", backend)
             assert gone.returncode == 0, gone.stderr
+        # A few seconds of requests after the last change; then the loop need not run
+        # out its 25 s (the bound for slow changes).
+        time.sleep(3)
     finally:
+        stop.touch()
         out, err = load.communicate(timeout=120)
     lines = [line for line in out.splitlines() if line.strip()]
     failures = [line for line in lines if line.startswith("FAIL")]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lb_support import AZ, WEB_SERVER
+from lb_support import AZ, WEB_SERVER, servers_active, servers_gone
 
 from tests_support import Cloud, wait_for
 
@@ -38,12 +38,18 @@ def _group(cloud: Cloud, name: str, *rules: tuple[str, ...]) -> dict[str, Any]:
 
 def _boot(cloud: Cloud, name: str, region: str, host: str, user_data: Path,
           *groups: str) -> dict[str, Any]:
+    """Request the server; the fixture waits for all of them at once."""
     options = [arg for group in groups for arg in ("--security-group", group)]
     server: dict[str, Any] = cloud.openstack(
         "server", "create", "--image", "cirros", "--flavor", "m1.tiny", "--network", NET,
         "--availability-zone", f"{AZ[region]}:{host}", "--user-data", str(user_data),
-        *options, "--wait", name, region=region)
-    assert server["status"] == "ACTIVE", server
+        *options, name, region=region)
+    return {"id": server["id"], "region": region}
+
+
+def _booted(cloud: Cloud, server: dict[str, Any]) -> dict[str, Any]:
+    """``server`` (from :func:`_boot`, ACTIVE by now) with its port, address and namespace."""
+    region = server["region"]
     port = cloud.openstack("port", "list", "--server", server["id"], region=region)[0]
     return {"id": server["id"], "region": region, "port": port["ID"],
             "ip": port["Fixed IP Addresses"][0]["ip_address"],
@@ -69,6 +75,8 @@ def sg(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
                    "sg-closed", "sg-peer"),
         "c": _boot(cloud, "sg-c", "RegionTwo", "RegionTwo-host2", user_data, "sg-closed"),
     }
+    servers_active(cloud, {s["id"]: s["region"] for s in servers.values()})
+    servers = {key: _booted(cloud, server) for key, server in servers.items()}
     probe = cloud.exec("RegionOne", "ip", "-4", "-o", "addr", "show", network=NET)
     assert probe.returncode == 0, probe.stderr
     probe_ip = next(word.split("/")[0] for word in probe.stdout.split()
@@ -77,8 +85,8 @@ def sg(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     wait_for(lambda: _curl(cloud, servers["a"]["ip"]).returncode == 0, timeout=90)
     yield {**servers, "probe_ip": probe_ip}
     for server in servers.values():
-        cloud.openstack_raw("server", "delete", "--wait", server["id"],
-                            region=server["region"])
+        cloud.openstack_raw("server", "delete", server["id"], region=server["region"])
+    servers_gone(cloud, {s["id"]: s["region"] for s in servers.values()})
 
 
 def _curl(cloud: Cloud, ip: str) -> subprocess.CompletedProcess[str]:
