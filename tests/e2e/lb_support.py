@@ -151,6 +151,23 @@ def servers_gone(cloud: Cloud, servers: dict[str, str], timeout: float = 300.0) 
     wait_for(gone, timeout, interval=POLL, what=f"servers {sorted(servers)} deleted")
 
 
+def lbs_gone(cloud: Cloud, lb_ids: list[str], timeout: float = 300.0,
+             region: str = "RegionOne") -> None:
+    """Wait until every load balancer is deleted (404, or DELETED as Octavia may show)."""
+    token = cloud.admin_token()
+
+    def gone() -> bool:
+        for lb_id in lb_ids:
+            resp = httpx.get(f"{lbaas_url(cloud, region)}/loadbalancers/{lb_id}",
+                             headers={"X-Auth-Token": token}, timeout=30)
+            if resp.status_code != 404 and (
+                    resp.status_code != 200
+                    or resp.json()["loadbalancer"]["provisioning_status"] != "DELETED"):
+                return False
+        return True
+    wait_for(gone, timeout, interval=POLL, what=f"load balancers {lb_ids} deleted")
+
+
 def lbs_active(cloud: Cloud, lb_ids: list[str], timeout: float = 300.0,
                region: str = "RegionOne") -> dict[str, dict[str, Any]]:
     """Wait until every load balancer is ACTIVE (ERROR fails at once, as ``--wait``

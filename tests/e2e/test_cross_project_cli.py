@@ -13,6 +13,7 @@ one covers each family once against real processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import openstack
 import pytest
-from lb_support import lbs_active, servers_active
+from lb_support import lbs_active, lbs_gone, servers_active, servers_gone
 
 from tests_support import OPENSTACK, Cloud
 
@@ -128,13 +129,26 @@ def xp(cloud: Cloud) -> Iterator[dict[str, Any]]:
         servers_active(cloud, {str(made["b"]["server"]["id"]): "RegionOne"})
         yield made
     finally:
+        # The deletes are requested together, then waited for together.
+        servers: dict[str, str] = {}
+        lbs: list[str] = []
         for who in ("b", "a"):
             objs = made.get(who, {})
             user = made.get("users", {}).get(who, admin)
             if "server" in objs:
-                user.raw("server", "delete", "--wait", objs["server"]["id"])
+                user.raw("server", "delete", objs["server"]["id"])
+                servers[str(objs["server"]["id"])] = "RegionOne"
             if "lb" in objs:
-                user.raw("loadbalancer", "delete", "--cascade", "--wait", objs["lb"]["id"])
+                user.raw("loadbalancer", "delete", "--cascade", objs["lb"]["id"])
+                lbs.append(str(objs["lb"]["id"]))
+        # As before, a cleanup that does not finish never fails the test.
+        with contextlib.suppress(AssertionError):
+            servers_gone(cloud, servers, timeout=120)
+        with contextlib.suppress(AssertionError):
+            lbs_gone(cloud, lbs, timeout=120)
+        for who in ("b", "a"):
+            objs = made.get(who, {})
+            user = made.get("users", {}).get(who, admin)
             if "port" in objs:
                 user.raw("port", "delete", objs["port"]["id"], region=CENTRAL)
             for kind in ("sub", "net"):
