@@ -15,6 +15,7 @@ from lb_support import (
     NET1,
     counts,
     lb_wait,
+    lbs_active,
     listener,
     member,
     pool,
@@ -52,28 +53,32 @@ def test_least_connections_and_weights(cloud: Cloud, spec: dict[str, Any],
                                        tcp_pool: dict[str, Any]) -> None:
     for change in (("unset", "--session-persistence"),
                    ("set", "--lb-algorithm", "LEAST_CONNECTIONS")):
-        done = cloud.openstack_raw("loadbalancer", "pool", *change, "--wait", "pool-tcp")
+        done = cloud.openstack_raw("loadbalancer", "pool", *change, "pool-tcp")
         assert done.returncode == 0, done.stderr
+        lbs_active(cloud, [spec["lb"]["id"]])
     got = cloud.openstack("loadbalancer", "pool", "show", "pool-tcp")
     assert got["lb_algorithm"] == "LEAST_CONNECTIONS" and not got["session_persistence"]
     answers = requests(cloud, NET1, f"http://{_vip(spec)}:8080/", 8)
     assert set(answers) == set(BACKENDS), answers
     # Weight 0 drains: backend1 gets no new connection; the others still do.
-    done = cloud.openstack_raw("loadbalancer", "member", "set", "--weight", "0", "--wait",
+    done = cloud.openstack_raw("loadbalancer", "member", "set", "--weight", "0",
                                "pool-tcp", "lb-backend1")
     assert done.returncode == 0, done.stderr
+    lbs_active(cloud, [spec["lb"]["id"]])
     answers = requests(cloud, NET1, f"http://{_vip(spec)}:8080/", 9)
     assert set(answers) == set(BACKENDS) - {"lb-backend1"}, answers
-    done = cloud.openstack_raw("loadbalancer", "member", "set", "--weight", "1", "--wait",
+    done = cloud.openstack_raw("loadbalancer", "member", "set", "--weight", "1",
                                "pool-tcp", "lb-backend1")
     assert done.returncode == 0, done.stderr
+    lbs_active(cloud, [spec["lb"]["id"]])
 
 
 def test_health_monitor_takes_a_dead_backend_out_and_back(
         cloud: Cloud, spec: dict[str, Any], http_pool: dict[str, Any]) -> None:
     cloud.openstack("loadbalancer", "healthmonitor", "create", "--name", "hm1", "--delay", "1",
                     "--timeout", "1", "--max-retries", "1", "--max-retries-down", "2",
-                    "--type", "HTTP", "--url-path", "/", "--wait", "pool1")
+                    "--type", "HTTP", "--url-path", "/", "pool1")
+    lbs_active(cloud, [spec["lb"]["id"]])
 
     def member_status(name: str) -> str:
         return str(cloud.openstack("loadbalancer", "member", "show", "pool1",
@@ -103,14 +108,17 @@ def test_health_monitor_takes_a_dead_backend_out_and_back(
 def test_l7_redirect_to_pool_sends_api_to_the_other_region(
         cloud: Cloud, spec: dict[str, Any], http_pool: dict[str, Any]) -> None:
     cloud.openstack("loadbalancer", "pool", "create", "--name", "pool-api", "--loadbalancer",
-                    "lb-e2e", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--wait")
+                    "lb-e2e", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN")
+    lbs_active(cloud, [spec["lb"]["id"]])
     for backend in ("lb-backend3", "lb-backend4"):
         member(cloud, "pool-api", spec, backend)
     cloud.openstack("loadbalancer", "l7policy", "create", "--name", "api",
                     "--action", "REDIRECT_TO_POOL", "--redirect-pool", "pool-api",
-                    "--wait", "listener1")
+                    "listener1")
+    lbs_active(cloud, [spec["lb"]["id"]])
     cloud.openstack("loadbalancer", "l7rule", "create", "--type", "PATH", "--compare-type",
-                    "STARTS_WITH", "--value", "/api", "--wait", "api")
+                    "STARTS_WITH", "--value", "/api", "api")
+    lbs_active(cloud, [spec["lb"]["id"]])
     api = requests(cloud, NET1, f"http://{_vip(spec)}/api/items", 6)
     assert set(api) == {"lb-backend3", "lb-backend4"}, api
     rest = requests(cloud, NET1, f"http://{_vip(spec)}/index.html", 8)
