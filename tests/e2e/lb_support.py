@@ -42,6 +42,23 @@ echo "web server starting"
 exec python3 /tmp/tcl-web-$(hostname).py 80
 """
 
+# N datagrams to vip:port, each from a new socket (so a new source port, a new
+# session); one answer (or "none") a line. The VIP's family picks the socket's.
+UDP_CLIENT = """
+import socket, sys
+vip, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+family = socket.AF_INET6 if ":" in vip else socket.AF_INET
+for _ in range(count):
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.settimeout(2)
+    sock.sendto(b"hello", (vip, port))
+    try:
+        print(sock.recv(100).decode())
+    except OSError:
+        print("none")
+    sock.close()
+"""
+
 AZ = {"RegionOne": "az1", "RegionTwo": "az2"}
 NET1, NET2 = "lb-net1", "lb-net2"
 # name: (region, network, host)
@@ -311,3 +328,11 @@ def lb_active(cloud: Cloud, name: str, timeout: float = 180.0) -> dict[str, Any]
         return lb if lb["provisioning_status"] == "ACTIVE" else None
     result: dict[str, Any] = wait_for(active, timeout, what=f"{name} ACTIVE")
     return result
+
+
+def udp_answers(cloud: Cloud, network: str, vip: str, port: int, count: int) -> list[str]:
+    """The answers to ``count`` datagrams from a probe on ``network`` in RegionOne."""
+    result = cloud.exec("RegionOne", "python3", "-c", UDP_CLIENT, vip, str(port), str(count),
+                        network=network)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()

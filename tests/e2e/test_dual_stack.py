@@ -26,6 +26,7 @@ from lb_support import (
     pool,
     requests,
     server_ip,
+    udp_answers,
 )
 
 from tests_support import Cloud, wait_for
@@ -70,22 +71,6 @@ Server(("::", 80), Handler).serve_forever()
 PY
 exec python3 /tmp/tcl-ds-servers.py
 """
-
-# N datagrams to [vip]:port, each from a new socket; one answer (or "none") a line.
-UDP_CLIENT = """
-import socket, sys
-vip, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for _ in range(count):
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    sock.settimeout(2)
-    sock.sendto(b"hello", (vip, port))
-    try:
-        print(sock.recv(100).decode())
-    except OSError:
-        print("none")
-    sock.close()
-"""
-
 
 def _group(cloud: Cloud) -> str:
     """HTTP and UDP 5353 from anywhere, over both families."""
@@ -169,10 +154,7 @@ def test_udp_on_the_ipv6_vip_reaches_an_ipv4_member(
     _member(cloud, dual, "ds-udp-pool", "ds-backend4", UDP_PORT)
 
     def ask() -> list[str]:
-        result = cloud.exec("RegionOne", "python3", "-c", UDP_CLIENT, vip, "53", "6",
-                            network=NET6)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.split()
+        return udp_answers(cloud, NET6, vip, 53, 6)
     wait_for(lambda: ask() == ["ds-backend4"] * 6 or None, 60,
              what="UDP answers from the IPv4 member")
     _member(cloud, dual, "ds-udp-pool", "ds-backend6", UDP_PORT)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from lb_support import NET1, backend_group, listener, member, pool
+from lb_support import NET1, backend_group, listener, member, pool, udp_answers
 
 from tests_support import Cloud, wait_for
 
@@ -32,27 +32,8 @@ PY
 nohup python3 /tmp/tcl-udp-echo.py >/dev/null 2>&1 &
 """
 
-# N datagrams to the VIP, each from a new source port; one answer (or "none") a line.
-CLIENT = """
-import socket, sys
-vip, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for _ in range(count):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.settimeout(2)
-    sock.sendto(b"hello", (vip, port))
-    try:
-        print(sock.recv(100).decode())
-    except OSError:
-        print("none")
-    sock.close()
-"""
-
-
 def _ask(cloud: Cloud, vip: str, count: int = 12) -> list[str]:
-    result = cloud.exec("RegionOne", "python3", "-c", CLIENT, vip, str(VIP_PORT), str(count),
-                        network=NET1)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
+    return udp_answers(cloud, NET1, vip, VIP_PORT, count)
 
 
 def _start_echo(cloud: Cloud, backend: str) -> None:
