@@ -336,3 +336,13 @@ def udp_answers(cloud: Cloud, network: str, vip: str, port: int, count: int) -> 
                         network=network)
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
+
+
+def whole_pair(cloud: Cloud, lb_id: str) -> bool:
+    """An ACTIVE_STANDBY load balancer ACTIVE with a MASTER and a BACKUP, both ALLOCATED
+    (no failover under way)."""
+    amps = amphorae(cloud, lb_id)
+    lb = cloud.openstack("loadbalancer", "show", lb_id)
+    return (lb["provisioning_status"] == "ACTIVE"
+            and sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
+            and all(a["status"] == "ALLOCATED" for a in amps))

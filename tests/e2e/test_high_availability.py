@@ -25,6 +25,7 @@ from lb_support import (
     pool,
     requests,
     wait_for,
+    whole_pair,
 )
 
 from tests_support import TRICIRCLE_LB, Cloud, clean_env
@@ -78,14 +79,6 @@ def _vip_holder(cloud: Cloud, lb: dict[str, Any]) -> str:
     return found
 
 
-def _whole_pair(cloud: Cloud, lb_id: str) -> bool:
-    amps = amphorae(cloud, lb_id)
-    lb = cloud.openstack("loadbalancer", "show", lb_id)
-    return (lb["provisioning_status"] == "ACTIVE"
-            and sorted(a["role"] for a in amps) == ["BACKUP", "MASTER"]
-            and all(a["status"] == "ALLOCATED" for a in amps))
-
-
 @pytest.fixture(scope="module")
 def ha_lb(cloud: Cloud, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     cloud.openstack("loadbalancer", "flavorprofile", "create", "--name", "ha-profile",
@@ -119,7 +112,7 @@ def _master_fails(cloud: Cloud, ha_lb: dict[str, Any], what: str,
                   fail: Callable[[str], None]) -> None:
     """Under a request loop, ``fail`` the VIP holder's namespace: the BACKUP takes the
     VIP within seconds, and the health manager makes the pair whole again."""
-    wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
+    wait_for(lambda: whole_pair(cloud, ha_lb["id"]), 180, interval=2,
              what="the pair whole before the failure")
     url = f"http://{ha_lb['vip_address']}/"
     requests(cloud, NET1, url, 1)  # the probe exists before the loop starts
@@ -134,7 +127,7 @@ def _master_fails(cloud: Cloud, ha_lb: dict[str, Any], what: str,
     assert lines[-1][1] != "FAIL", lines[-5:]
     # keepalived: 2 failed checks 1 s apart, or 3 missed adverts (3.65 s), then ARP.
     assert outage < 10, outage
-    wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
+    wait_for(lambda: whole_pair(cloud, ha_lb["id"]), 180, interval=2,
              what="the pair whole again")
     assert _vip_holder(cloud, ha_lb) != holder
     answers = requests(cloud, NET1, url, 4)
@@ -180,7 +173,7 @@ def test_kill_9_of_every_service_and_agent_while_serving(
 
 def test_failover_api_swaps_the_pair_without_failed_requests(
         cloud: Cloud, ha_lb: dict[str, Any]) -> None:
-    wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
+    wait_for(lambda: whole_pair(cloud, ha_lb["id"]), 180, interval=2,
              what="the pair whole before the failover")
     before = {a["id"] for a in amphorae(cloud, ha_lb["id"])}
     url = f"http://{ha_lb['vip_address']}/"
@@ -190,7 +183,7 @@ def test_failover_api_swaps_the_pair_without_failed_requests(
     done = cloud.openstack_raw("loadbalancer", "failover", "lb-ha")
     assert done.returncode == 0, done.stderr
     time.sleep(2)
-    wait_for(lambda: _whole_pair(cloud, ha_lb["id"]), 180, interval=2,
+    wait_for(lambda: whole_pair(cloud, ha_lb["id"]), 180, interval=2,
              what="the pair replaced")
     # Requests keep being checked a while on the new pair; then the loop may end before
     # its 75 s (the upper bound for a slow failover), not idle on to it.
