@@ -255,9 +255,11 @@ def _settled(cloud: Cloud, path: str) -> dict[str, Any]:
 
 def listener(cloud: Cloud, name: str, protocol: str, port: int, *extra: str,
              lb: str = "lb-e2e") -> dict[str, Any]:
+    # The load balancer before the options: one taking several values
+    # (--sni-container-refs) would swallow it.
     made = cloud.openstack(
-        "loadbalancer", "listener", "create", "--name", name, "--protocol", protocol,
-        "--protocol-port", str(port), *extra, lb)
+        "loadbalancer", "listener", "create", lb, "--name", name, "--protocol", protocol,
+        "--protocol-port", str(port), *extra)
     return _settled(cloud, f"listeners/{made['id']}")
 
 

@@ -14,7 +14,8 @@ from tests_support import Cloud, wait_for
 
 pytestmark = pytest.mark.cloud
 
-PORT = 8080  # the listener's and the members' port
+PORT = 8088  # the listener's (lb-e2e keeps test_loadbalancer_traffic's TCP 8080)
+MEMBER_PORT = 8080  # the members' PROXY-reading servers
 METRICS_PORT = 9100
 MEMBERS = {"lb-backend1": "RegionOne", "lb-backend3": "RegionTwo"}
 
@@ -50,7 +51,7 @@ def test_proxy_pool_members_see_the_client_and_prometheus_serves_metrics(
         cloud: Cloud, spec: dict[str, Any]) -> None:
     group = backend_group(cloud)
     rule = cloud.openstack("security", "group", "rule", "create", "--ingress", "--protocol",
-                           "tcp", "--dst-port", str(PORT), group, region="CentralRegion")
+                           "tcp", "--dst-port", str(MEMBER_PORT), group, region="CentralRegion")
     vip = spec["lb"]["vip_address"]
     try:
         for backend, region in MEMBERS.items():
@@ -60,7 +61,7 @@ def test_proxy_pool_members_see_the_client_and_prometheus_serves_metrics(
         made = pool(cloud, "proxy-pool", "proxy-listener", "PROXY", "ROUND_ROBIN")
         assert made["protocol"] == "PROXY"
         for backend in MEMBERS:
-            member(cloud, "proxy-pool", spec, backend, port=PORT)
+            member(cloud, "proxy-pool", spec, backend, port=MEMBER_PORT)
         client = _probe_address(cloud)
 
         def answers() -> list[list[str]] | None:
