@@ -167,7 +167,10 @@ def _vip_holders(cloud: Cloud, lb: dict[str, Any]) -> list[str]:
     vip = ipaddress.ip_address(lb["vip_address"])
     found = []
     for amp in amphorae(cloud, lb["id"]):
-        ns = amphora_namespace(cloud, str(amp["id"]))
+        try:
+            ns = amphora_namespace(cloud, str(amp["id"]))
+        except AssertionError:  # replaced by a failover since it was listed
+            continue
         out = subprocess.run(["ip", "-n", ns, "-o", "-6", "addr"], capture_output=True,
                              text=True, check=False).stdout
         if any(ipaddress.ip_address(word.split("/")[0]) == vip
